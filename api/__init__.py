@@ -1,0 +1,1 @@
+"""HTTP interface: the native REST API and Open311, over the domain core."""

@@ -1,0 +1,36 @@
+"""Alembic environment: the URL comes from the caller's config or from the settings."""
+
+from alembic import context
+from sqlalchemy import Connection
+
+import reflections.models  # noqa: F401  (registers the tables)
+from reflections.db import get_engine
+from reflections.models.metadata import metadata
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,  # SQLite alters tables by copying them
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = get_engine(config.get_main_option("sqlalchemy.url") or None)
+    with engine.connect() as connection:
+        _run(connection)
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline migrations are not supported; connect to the database")
+run_migrations_online()

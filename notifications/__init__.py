@@ -1,0 +1,1 @@
+"""Channels (SMS, email, console) and message templates; knows nothing of reflections."""

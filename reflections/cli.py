@@ -1,0 +1,130 @@
+"""The `reflections` command line: set-up, users, seeding, the demo and serving."""
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlmodel import Session, select
+
+from reflections import migrate
+from reflections.db import get_engine
+from reflections.models import Membership, User
+from reflections.models.enums import Role
+from reflections.settings import get_settings
+
+app = typer.Typer(help="Reflections: the citizen-feedback workflow engine.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console()
+
+
+def _session() -> Session:
+    engine = get_engine()
+    try:
+        migrate.ensure_migrated(engine)
+    except migrate.DatabaseNotMigrated as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    return Session(engine, expire_on_commit=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the configured database to the newest schema (or REVISION)."""
+    migrate.upgrade(get_settings().database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@app.command()
+def seed() -> None:
+    """Load Hue's divisions, categories, units, routing rules and demo users (idempotent)."""
+    from reflections.seed.loader import seed as load
+
+    with _session() as session:
+        report = load(session, demo_password=get_settings().demo_password)
+    created = ", ".join(f"{table} {n}" for table, n in report.created.items() if n) or "nothing"
+    console.print(f"seeded: created {created}")
+    for username, password in report.demo_passwords.items():
+        console.print(f"  demo user [bold]{username}[/bold] password: {password}")
+    if report.demo_passwords:
+        console.print("These passwords are shown only now.")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[Role, typer.Option(help="The user's role.")],
+    full_name: Annotated[str, typer.Option(help="Name shown to colleagues.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    handling_unit: Annotated[
+        list[str] | None, typer.Option(help="Code of a handling unit the user belongs to.")
+    ] = None,
+    area: Annotated[
+        list[str] | None, typer.Option(help="Code of an administrative unit supervised.")
+    ] = None,
+) -> None:
+    """Create a staff user with a role and unit memberships."""
+    from reflections.users import UserError, create_user
+
+    with _session() as session:
+        try:
+            user = create_user(
+                session, username, full_name, role, password, handling_unit or [], area or []
+            )
+        except UserError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+        memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+    console.print(f"created {user.role} {user.username} with {len(memberships)} membership(s)")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List staff users and their roles."""
+    with _session() as session:
+        for user in session.exec(select(User).order_by(User.username)):
+            state = " (disabled)" if user.disabled else ""
+            console.print(f"{user.username:24} {user.role:12} {user.full_name}{state}")
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option(min=1, help="How many reflections to submit.")] = 200,
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 2019,
+) -> None:
+    """Submit a realistic batch of reflections and drive a share of them through the lifecycle."""
+    from reflections.demo import run_demo
+
+    with _session() as session, Progress(console=console) as progress:
+        task = progress.add_task("reflections", total=count)
+        outcome = run_demo(session, count, seed_value, on_each=lambda: progress.advance(task))
+    summary = ", ".join(f"{state} {n}" for state, n in sorted(outcome.items()))
+    console.print(f"demo: {count} submitted; now {summary}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the API (refuses to start on an un-migrated database)."""
+    import uvicorn
+
+    settings = get_settings()
+    _session().close()
+    uvicorn.run("api.app:app", host=host or settings.api_host, port=port or settings.api_port)
+
+
+@app.command()
+def diagram() -> None:
+    """Print the lifecycle as Mermaid, as shown in the README."""
+    from statemachines import mermaid_diagram
+
+    print(mermaid_diagram())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Applying lifecycle events to stored reflections: the one place where state changes."""

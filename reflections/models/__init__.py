@@ -1,0 +1,25 @@
+"""The tables. Importing this package registers every table on ``SQLModel.metadata``."""
+
+from reflections.models.organisation import (
+    AdministrativeUnit,
+    Category,
+    HandlingUnit,
+    RoutingRule,
+    StepPolicy,
+)
+from reflections.models.people import Membership, Reporter, User
+from reflections.models.reflection import Attachment, HistoryEvent, Reflection
+
+__all__ = [
+    "AdministrativeUnit",
+    "Attachment",
+    "Category",
+    "HandlingUnit",
+    "HistoryEvent",
+    "Membership",
+    "Reflection",
+    "Reporter",
+    "RoutingRule",
+    "StepPolicy",
+    "User",
+]

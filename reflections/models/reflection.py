@@ -1,0 +1,121 @@
+"""A citizen's reflection, its attachments and its append-only history."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Integer, Text, UniqueConstraint
+from sqlmodel import JSON, Field, SQLModel
+
+import reflections.models.metadata  # noqa: F401  (naming convention first)
+from reflections.models.enums import (
+    AssignmentStage,
+    LifecycleEvent,
+    LifecycleState,
+    Priority,
+    Role,
+    SubmissionChannel,
+)
+from reflections.models.types import UTCDateTime, str_enum
+
+# Number of history events of the reflection (1 after submit).
+_version_column = Column("version", Integer, nullable=False)
+
+
+class Reflection(SQLModel, table=True):
+    __tablename__ = "reflections"
+    __table_args__ = (
+        # The sweeps of DESIGN.md §5 find due work by these, without scanning open cases.
+        Index("ix_reflections_state_classify_due", "state", "classify_due_at"),
+        Index("ix_reflections_state_accept_due", "state", "accept_due_at"),
+        Index("ix_reflections_state_process_due", "state", "process_due_at"),
+        Index("ix_reflections_state_confirm_due", "state", "confirm_due_at"),
+        # A unit's inbox, soonest deadline first.
+        Index("ix_reflections_unit_inbox", "handling_unit_id", "state", "process_due_at"),
+        Index("ix_reflections_created_at", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracking_code: str = Field(max_length=16, unique=True)
+    secret_hash: str = Field(max_length=128, description="Hash of the citizen's follow secret.")
+    description: str = Field(sa_type=Text)
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = Field(default=None, max_length=300)
+    submitted_via: SubmissionChannel = Field(sa_type=str_enum(SubmissionChannel))
+    category_hint: str | None = Field(default=None, max_length=64)
+    reporter_id: int | None = Field(default=None, foreign_key="reporters.id", index=True)
+
+    administrative_unit_id: int | None = Field(
+        default=None, foreign_key="administrative_units.id", index=True
+    )
+    category_id: int | None = Field(default=None, foreign_key="categories.id", index=True)
+    priority: Priority | None = Field(default=None, sa_type=str_enum(Priority))
+    handling_unit_id: int | None = Field(default=None, foreign_key="handling_units.id")
+
+    state: LifecycleState = Field(sa_type=str_enum(LifecycleState))
+    assignment_stage: AssignmentStage | None = Field(
+        default=None, sa_type=str_enum(AssignmentStage)
+    )
+    escalation_level: int = 0
+    extension_pending: bool = False
+    extension_requested_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reopen_count: int = 0
+
+    classify_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    accept_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    process_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    confirm_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    result_text: str | None = Field(default=None, sa_type=Text)
+    rating: int | None = None
+    rating_comment: str | None = Field(default=None, sa_type=Text)
+    rejection_reason: str | None = Field(default=None, sa_type=Text)
+
+    version: int = Field(default=1, sa_column=_version_column)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+    # SQLAlchemy adds "AND version = <loaded>" to every UPDATE and bumps it: the optimistic
+    # lock of DESIGN.md §4. The loser of a race gets StaleDataError.
+    __mapper_args__ = {"version_id_col": _version_column}
+
+
+class Attachment(SQLModel, table=True):
+    """A photo stored content-addressed: the file's name is its SHA-256."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        UniqueConstraint("reflection_id", "sha256", "purpose", name="uq_attachments_file"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    reflection_id: int = Field(foreign_key="reflections.id", index=True)
+    purpose: str = Field(max_length=16, description="report (citizen) or result (unit)")
+    sha256: str = Field(max_length=64, index=True)
+    content_type: str = Field(max_length=64)
+    size_bytes: int
+    original_name: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class HistoryEvent(SQLModel, table=True):
+    """One row per change, written in the same transaction as the change. Never updated."""
+
+    __tablename__ = "history_events"
+    __table_args__ = (UniqueConstraint("reflection_id", "seq", name="uq_history_events_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reflection_id: int = Field(foreign_key="reflections.id")
+    seq: int = Field(description="1 for submit; equals the reflection's version after it.")
+    event: LifecycleEvent = Field(sa_type=str_enum(LifecycleEvent))
+    from_state: LifecycleState | None = Field(default=None, sa_type=str_enum(LifecycleState))
+    from_stage: AssignmentStage | None = Field(default=None, sa_type=str_enum(AssignmentStage))
+    to_state: LifecycleState = Field(sa_type=str_enum(LifecycleState))
+    to_stage: AssignmentStage | None = Field(default=None, sa_type=str_enum(AssignmentStage))
+    actor_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    actor_role: Role = Field(sa_type=str_enum(Role))
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    reason: str | None = Field(default=None, sa_type=Text)
+    occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    prev_hash: str | None = Field(default=None, max_length=64)
+    hash: str = Field(default="", max_length=64, description="Set by lifecycle.history.append.")

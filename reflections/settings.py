@@ -1,0 +1,38 @@
+"""Typed settings, read from the environment (prefix ``REFLECTIONS_``) and an optional ``.env``.
+
+Built on first use through :func:`get_settings`, never at import, so that tests and commands
+can set the environment first.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REFLECTIONS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'reflections.db'}",
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db.",
+    )
+    sql_echo: bool = False
+    attachments_dir: Path = DEFAULT_VAR_DIR / "attachments"
+    demo_password: str | None = Field(
+        default=None, description="Password given to the demo users; printed once if unset."
+    )
+    max_reopens: int = Field(default=2, ge=0, description="How often a citizen may reopen.")
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

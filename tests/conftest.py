@@ -1,0 +1,102 @@
+"""Test databases: SQLite by default, PostgreSQL when REFLECTIONS_DATABASE_URL names one.
+
+One migrated, seeded database serves the session (tests create their own reflections, so they
+do not disturb each other); ``fresh_database_url`` gives a test an empty database of its own.
+"""
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from reflections import migrate
+from reflections.db import get_engine
+from reflections.seed.loader import seed
+from reflections.settings import get_settings
+
+_counter = itertools.count()
+
+
+def _configured_url() -> str | None:
+    url = os.environ.get("REFLECTIONS_DATABASE_URL")
+    return url if url and not url.startswith("sqlite") else None
+
+
+def on_postgresql() -> bool:
+    return _configured_url() is not None
+
+
+@pytest.fixture(scope="session")
+def _session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("db")
+
+
+def _new_database(tmp: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a new PostgreSQL database dropped afterwards."""
+    base = _configured_url()
+    if base is None:
+        yield f"sqlite:///{tmp / f'test_{next(_counter)}.db'}"
+        return
+    name = f"{make_url(base).database}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        get_engine.cache_clear()
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_database_url(tmp_path: Path) -> Iterator[str]:
+    yield from _new_database(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def database_url(_session_tmp: Path) -> Iterator[str]:
+    """The session's database, migrated and seeded once, and the settings pointed at it."""
+    for url in _new_database(_session_tmp):
+        previous = os.environ.get("REFLECTIONS_DATABASE_URL")
+        os.environ["REFLECTIONS_DATABASE_URL"] = url
+        os.environ.setdefault("REFLECTIONS_DEMO_PASSWORD", "demo-password")
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        migrate.upgrade(url)
+        with Session(get_engine(url)) as session:
+            seed(session, demo_password="demo-password")
+        yield url
+        get_engine(url).dispose()
+        if previous is None:
+            os.environ.pop("REFLECTIONS_DATABASE_URL", None)
+        else:
+            os.environ["REFLECTIONS_DATABASE_URL"] = previous
+        get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Engine:
+    return get_engine(database_url)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if on_postgresql():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set REFLECTIONS_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
