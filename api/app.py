@@ -6,8 +6,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from api import problems
+from api.limits import BodySizeLimit
+from api.routes import actions, auth, inboxes, reflections
 from reflections.db import get_engine
 from reflections.migrate import ensure_migrated
+from reflections.settings import get_settings
 
 
 @asynccontextmanager
@@ -17,7 +21,20 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Reflections", version="0.1.0", lifespan=lifespan)
+    settings = get_settings()
+    app = FastAPI(
+        title="Reflections",
+        version="0.1.0",
+        description="Citizen reflections: submission, lifecycle actions, inboxes and search.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    photos_bytes = settings.max_photos * settings.max_photo_bytes + settings.max_json_bytes
+    app.add_middleware(
+        BodySizeLimit, json_bytes=settings.max_json_bytes, multipart_bytes=photos_bytes
+    )
+    for module in (auth, reflections, actions, inboxes):
+        app.include_router(module.router)
 
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     time_zone: str = "Asia/Ho_Chi_Minh"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    jwt_secret: str | None = Field(
+        default=None,
+        description="Signs staff tokens; if unset one is generated once into var/jwt-secret.",
+    )
+    access_token_minutes: int = Field(default=30, gt=0)
+    max_json_bytes: int = Field(default=256 * 1024, description="Largest JSON/form request.")
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, description="Largest photo.")
+    max_photos: int = Field(default=5, ge=0, description="Photos per submission or result.")
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -19,6 +20,10 @@ from reflections import migrate
 from reflections.db import get_engine
 from reflections.seed.loader import seed
 from reflections.settings import get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
 
 _counter = itertools.count()
 
@@ -100,3 +105,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, _session_tmp: Path) -> "FastAPI":
+    os.environ["REFLECTIONS_ATTACHMENTS_DIR"] = str(_session_tmp / "attachments")
+    os.environ["REFLECTIONS_JWT_SECRET"] = "test-signing-key-that-is-long-enough-for-hs256"
+    get_settings.cache_clear()
+    from api.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture(scope="session")
+def client(app: "FastAPI") -> Iterator["TestClient"]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client

@@ -4,7 +4,7 @@ Every change goes the same way: load, check the actor, run the pure state machin
 new fields and exactly one history row, commit once. Any refusal leaves nothing behind.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from reflections import clock
+from reflections import attachments, clock
+from reflections.attachments import Photo
 from reflections.contacts import normalise_email, normalise_phone
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
@@ -40,7 +41,7 @@ from reflections.policies import confirmation_window
 from reflections.security import hash_secret, new_secret
 from reflections.settings import get_settings
 from reflections.tracking import new_tracking_code
-from statemachines import Position, fire
+from statemachines import Position, allowed_events, fire
 
 MAX_DESCRIPTION_LENGTH = 5000
 
@@ -59,12 +60,14 @@ class Submission:
     reporter_email: str | None = None
     language: Language = Language.VI
     channels: tuple[Channel, ...] = field(default_factory=tuple)
+    citizen_key: str | None = None  # given back by a citizen who has submitted before
+    photos: tuple[Photo, ...] = ()
 
 
 @dataclass(frozen=True)
 class Submitted:
     reflection: Reflection
-    secret: str  # shown to the citizen once; only its hash is stored
+    citizen_key: str  # opens all of this citizen's reflections; only its hash is stored
 
 
 @dataclass(frozen=True)
@@ -81,14 +84,21 @@ class EventInput:
     result: str | None = None
     rating: int | None = None
     comment: str | None = None
+    photos: tuple[Photo, ...] = ()  # with process: photos of the result
+
+
+_EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name != "photos"]
 
 
 def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
     if not may_fire(actor.role, LifecycleEvent.SUBMIT):
         raise Forbidden(f"a {actor.role} may not submit a reflection")
     _check_submission(session, submission)
+    photos = attachments.check(submission.photos)
     try:
         submitted = _insert_submission(session, submission, actor)
+        assert submitted.reflection.id is not None
+        attachments.attach(session, submitted.reflection.id, photos, purpose="report")
         session.commit()
     except BaseException:
         session.rollback()
@@ -98,10 +108,10 @@ def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
 
 def _insert_submission(session: Session, submission: Submission, actor: Actor) -> Submitted:
     now = clock.now()
-    secret = new_secret()
+    citizen_key = submission.citizen_key or new_secret()
     reflection = Reflection(
         tracking_code=_unused_tracking_code(session),
-        secret_hash=hash_secret(secret),
+        secret_hash=hash_secret(citizen_key),
         description=submission.description.strip(),
         latitude=submission.latitude,
         longitude=submission.longitude,
@@ -129,7 +139,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
     )
     history.append(session, row, prev_hash=None)
     session.flush()
-    return Submitted(reflection, secret)
+    return Submitted(reflection, citizen_key)
 
 
 def apply_event(
@@ -147,9 +157,7 @@ def apply_event(
         session.commit()
     except (StaleDataError, IntegrityError):
         session.rollback()
-        raise Conflict(
-            f"reflection {reflection_id} was changed by someone else; reload and retry"
-        ) from None
+        raise Conflict("the reflection was changed by someone else; reload and retry") from None
     except BaseException:
         session.rollback()
         raise
@@ -169,14 +177,18 @@ def _apply(
         raise NotFound(f"reflection {reflection_id} does not exist")
     if expected_version is not None and expected_version != reflection.version:
         raise Conflict(
-            f"reflection {reflection_id} is at version {reflection.version}, "
+            f"reflection {reflection.tracking_code} is at version {reflection.version}, "
             f"not {expected_version}; reload and retry"
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
     _check_references(session, event, reflection, data, actor)
+    if data.photos and event is not LifecycleEvent.PROCESS:
+        raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
+    photos = attachments.check(data.photos)
     now = clock.now()
     before = _position(reflection)
-    after = fire(before, event, **asdict(data), now=now, max_reopens=get_settings().max_reopens)
+    event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
+    after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
     prev_hash = history.last_hash(session, reflection_id)
     with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
@@ -202,6 +214,7 @@ def _apply(
         occurred_at=now,
     )
     history.append(session, row, prev_hash)
+    attachments.attach(session, reflection_id, photos, purpose="result")
     session.flush()
     return reflection
 
@@ -350,8 +363,16 @@ def _check_submission(session: Session, submission: Submission) -> None:
 
 
 def _reporter_id(session: Session, submission: Submission, now: datetime) -> int | None:
-    phone = normalise_phone(submission.reporter_phone) if submission.reporter_phone else None
-    email = normalise_email(submission.reporter_email) if submission.reporter_email else None
+    phone = (
+        normalise_phone(submission.reporter_phone, "contact.phone")
+        if submission.reporter_phone
+        else None
+    )
+    email = (
+        normalise_email(submission.reporter_email, "contact.email")
+        if submission.reporter_email
+        else None
+    )
     name = (submission.reporter_name or "").strip() or None
     if not (phone or email or name):
         return None  # anonymous: nothing to keep
@@ -375,3 +396,32 @@ def _unused_tracking_code(session: Session) -> str:
         taken = session.exec(select(Reflection.id).where(Reflection.tracking_code == code)).first()
         if taken is None:
             return code
+
+
+def available_events(
+    session: Session, actor: Actor, reflection: Reflection
+) -> list[LifecycleEvent]:
+    """The events this actor could fire now: allowed in the state, by the role and scope, and
+    with their state-dependent guards open (pending extension, reopen allowance)."""
+    position = _position(reflection)
+    events = []
+    for event in allowed_events(position):
+        try:
+            check_may_fire(session, actor, event, reflection)
+        except Forbidden:
+            continue
+        deciding = event in (LifecycleEvent.GRANT_EXTENSION, LifecycleEvent.DENY_EXTENSION)
+        if deciding and not position.extension_pending:
+            continue
+        if event is LifecycleEvent.REQUEST_EXTENSION and position.extension_pending:
+            continue
+        if event is LifecycleEvent.REOPEN and not _reopen_open(position):
+            continue
+        events.append(event)
+    return events
+
+
+def _reopen_open(position: Position) -> bool:
+    due = position.confirm_due_at
+    within_window = due is None or clock.now() <= due
+    return within_window and position.reopen_count < get_settings().max_reopens

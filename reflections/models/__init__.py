@@ -7,11 +7,12 @@ from reflections.models.organisation import (
     RoutingRule,
     StepPolicy,
 )
-from reflections.models.people import Membership, Reporter, User
+from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
 
 __all__ = [
     "AdministrativeUnit",
+    "ApiKey",
     "Attachment",
     "Category",
     "HandlingUnit",

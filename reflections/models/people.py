@@ -61,3 +61,16 @@ class Reporter(SQLModel, table=True):
     channels: list[Channel] = Field(default_factory=list, sa_type=JSON)
     anonymous: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A service client (an Open311 app, an integration). Only the key's hash is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    prefix: str = Field(max_length=12, index=True, description="Shown to tell keys apart.")
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

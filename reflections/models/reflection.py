@@ -36,7 +36,9 @@ class Reflection(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     tracking_code: str = Field(max_length=16, unique=True)
-    secret_hash: str = Field(max_length=128, description="Hash of the citizen's follow secret.")
+    secret_hash: str = Field(
+        max_length=128, index=True, description="Hash of the citizen's key (one per citizen)."
+    )
     description: str = Field(sa_type=Text)
     latitude: float | None = None
     longitude: float | None = None

@@ -1,0 +1,111 @@
+"""Request dependencies: the database session and who is calling."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from reflections.auth import InvalidCredentials, actor_for, client_for_api_key, user_for_token
+from reflections.db import get_engine
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import Forbidden
+from reflections.models import ApiKey, User
+from reflections.models.enums import Role
+from reflections.security import hash_secret
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+TokenDep = Annotated[str | None, Depends(oauth2)]
+CitizenKeyDep = Annotated[
+    str | None,
+    Header(alias="X-Citizen-Key", description="The key a citizen received with a submission."),
+]
+ApiKeyDep = Annotated[
+    str | None, Header(alias="X-API-Key", description="A service client's API key.")
+]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Staff (with a token), a citizen (with their key) or a service client (API key)."""
+
+    actor: Actor
+    user: User | None = None
+    citizen_key: str | None = None
+    client: ApiKey | None = None
+
+    @property
+    def citizen_key_hash(self) -> str | None:
+        return hash_secret(self.citizen_key) if self.citizen_key else None
+
+
+def staff_user(session: SessionDep, token: TokenDep) -> User:
+    if not token:
+        raise InvalidCredentials("log in first: this needs a staff token")
+    return user_for_token(session, token)
+
+
+StaffUser = Annotated[User, Depends(staff_user)]
+
+
+def staff_actor(session: SessionDep, user: StaffUser) -> Actor:
+    return actor_for(session, user)
+
+
+StaffActor = Annotated[Actor, Depends(staff_actor)]
+
+
+def caller(
+    session: SessionDep,
+    token: TokenDep,
+    citizen_key: CitizenKeyDep = None,
+    api_key: ApiKeyDep = None,
+) -> Caller:
+    if token:
+        user = user_for_token(session, token)
+        return Caller(actor_for(session, user), user=user)
+    if api_key:
+        client = client_for_api_key(session, api_key)
+        return Caller(Actor.citizen(), client=client)
+    if citizen_key:
+        return Caller(Actor.citizen(), citizen_key=citizen_key)
+    raise InvalidCredentials("send a staff token, a citizen key or an API key")
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def optional_caller(
+    session: SessionDep,
+    token: TokenDep,
+    citizen_key: CitizenKeyDep = None,
+    api_key: ApiKeyDep = None,
+) -> Caller | None:
+    if not (token or citizen_key or api_key):
+        return None
+    return caller(session, token, citizen_key, api_key)
+
+
+OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]
+
+
+def require_role(*roles: Role) -> Callable[[Actor], Actor]:
+    allowed = frozenset(roles)
+
+    def check(actor: StaffActor) -> Actor:
+        if actor.role not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise Forbidden(f"this needs the role {names}; you are {actor.role}")
+        return actor
+
+    return check

@@ -1,0 +1,45 @@
+"""Resolving what requests name (codes, tracking codes) and what the caller may open."""
+
+from sqlmodel import Session, SQLModel, select
+
+from api.deps import Caller
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import InvalidInput, NotFound
+from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
+from reflections.models.enums import Role
+from reflections.visibility import can_see
+
+Coded = type[AdministrativeUnit] | type[HandlingUnit] | type[Category]
+
+
+def id_for_code(session: Session, table: Coded, code: str | None, field: str) -> int | None:
+    """The id of the row with this code; a 422 naming the field if there is none."""
+    if code is None:
+        return None
+    row: SQLModel | None = session.exec(select(table).where(table.code == code)).first()
+    if row is None or getattr(row, "id", None) is None:
+        raise InvalidInput(field, f"no {table.__tablename__} with code {code!r}")
+    return int(getattr(row, "id"))  # noqa: B009
+
+
+def open_reflection(
+    session: Session, caller: Caller, tracking_code: str
+) -> tuple[Reflection, Actor]:
+    """The reflection and the actor the caller acts as on it.
+
+    404 both when it does not exist and when the caller may not see it: a handling unit
+    must not learn of other units' reflections by probing codes.
+    """
+    reflection = session.exec(
+        select(Reflection).where(Reflection.tracking_code == tracking_code.upper())
+    ).first()
+    if reflection is None:
+        raise NotFound(f"no reflection {tracking_code}")
+    actor = caller.actor
+    if actor.role is Role.CITIZEN:
+        if caller.citizen_key_hash is None or caller.citizen_key_hash != reflection.secret_hash:
+            raise NotFound(f"no reflection {tracking_code}")
+        actor = Actor.citizen(reflection.id)
+    elif not can_see(session, actor, reflection):
+        raise NotFound(f"no reflection {tracking_code}")
+    return reflection, actor

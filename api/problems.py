@@ -1,0 +1,115 @@
+"""Every error as RFC 9457 problem details (``application/problem+json``)."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from reflections.auth import InvalidCredentials
+from reflections.lifecycle.errors import (
+    Conflict,
+    EventNotAllowed,
+    Forbidden,
+    GuardFailed,
+    InvalidInput,
+    NotFound,
+)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://reflections.example/problems/"
+
+
+def problem(
+    status: int,
+    detail: str,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    phrase = HTTPStatus(status).phrase
+    body = {
+        "type": PROBLEM_BASE + (kind or phrase.lower().replace(" ", "-")),
+        "title": phrase,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _field(location: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _validation(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {"field": _field(e.get("loc", ())), "reason": e.get("msg", "")} for e in error.errors()
+    ]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem(422, detail, "validation-error", errors=errors)
+
+
+async def _http(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    headers = dict(error.headers) if error.headers else None
+    return problem(error.status_code, str(error.detail), headers=headers)
+
+
+async def _domain(_request: Request, error: Exception) -> JSONResponse:
+    if isinstance(error, InvalidCredentials):
+        return problem(401, str(error), "unauthorized", {"WWW-Authenticate": "Bearer"})
+    if isinstance(error, NotFound):
+        return problem(404, str(error))
+    if isinstance(error, Forbidden):
+        return problem(403, str(error))
+    if isinstance(error, EventNotAllowed):
+        return problem(
+            409,
+            str(error),
+            "event-not-allowed",
+            state=error.state,
+            stage=error.stage,
+            allowed_events=[str(e) for e in error.allowed],
+        )
+    if isinstance(error, Conflict):
+        return problem(409, str(error), "conflict")
+    if isinstance(error, GuardFailed):
+        return problem(
+            422,
+            str(error),
+            "validation-error",
+            errors=[{"field": error.field, "reason": error.reason}],
+        )
+    if isinstance(error, InvalidInput):
+        return problem(
+            422,
+            str(error),
+            "validation-error",
+            errors=[{"field": error.field, "reason": error.reason}],
+        )
+    return problem(500, "internal error")
+
+
+async def _unexpected(_request: Request, _error: Exception) -> JSONResponse:
+    return problem(500, "internal error; the failure has been logged")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    for error in (
+        InvalidCredentials,
+        NotFound,
+        Forbidden,
+        EventNotAllowed,
+        Conflict,
+        GuardFailed,
+        InvalidInput,
+    ):
+        app.add_exception_handler(error, _domain)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,39 @@
+"""Staff log-in: OAuth2 password flow issuing short-lived JWTs."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlmodel import col, select
+
+from api.deps import SessionDep, StaffUser
+from api.schemas import MeOut, TokenOut
+from reflections.auth import authenticate, issue_token
+from reflections.models import AdministrativeUnit, HandlingUnit, Membership
+
+router = APIRouter(prefix="/api/v1/auth", tags=["authentication"])
+
+
+@router.post("/token", response_model=TokenOut)
+def token(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+    user = authenticate(session, form.username, form.password)
+    access_token, lifetime = issue_token(user)
+    return TokenOut(access_token=access_token, expires_in=lifetime)
+
+
+@router.get("/me", response_model=MeOut)
+def me(session: SessionDep, user: StaffUser) -> MeOut:
+    memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
+    unit_ids = [m.handling_unit_id for m in memberships if m.handling_unit_id]
+    area_ids = [m.administrative_unit_id for m in memberships if m.administrative_unit_id]
+    units = session.exec(select(HandlingUnit.code).where(col(HandlingUnit.id).in_(unit_ids)))
+    areas = session.exec(
+        select(AdministrativeUnit.code).where(col(AdministrativeUnit.id).in_(area_ids))
+    )
+    return MeOut(
+        username=user.username,
+        full_name=user.full_name,
+        role=user.role,
+        handling_units=sorted(units),
+        areas=sorted(areas),
+    )

@@ -1,0 +1,64 @@
+"""The lists each role works from."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from sqlmodel import col
+
+from api.deps import SessionDep, require_role
+from api.pagination import CursorDep, LimitDep, page
+from api.schemas import Page, ReflectionView
+from api.views import reflection_views
+from reflections import queries
+from reflections.lifecycle.actors import Actor
+from reflections.models import Reflection
+from reflections.models.enums import Role
+
+router = APIRouter(prefix="/api/v1/inbox", tags=["inboxes"])
+EXCLUDE_UNSET = {"response_model": Page[ReflectionView], "response_model_exclude_unset": True}
+
+
+@router.get("/coordinator", **EXCLUDE_UNSET)  # type: ignore[arg-type]
+def coordinator_queue(
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require_role(Role.COORDINATOR))],
+    limit: LimitDep = 50,
+    cursor: CursorDep = None,
+) -> Page[ReflectionView]:
+    """Received reflections and those a unit returned, oldest first."""
+    items, next_cursor = page(
+        session, queries.coordinator_queue(), col(Reflection.created_at), limit, cursor
+    )
+    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
+
+
+@router.get("/handler", **EXCLUDE_UNSET)  # type: ignore[arg-type]
+def handler_inbox(
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require_role(Role.HANDLER))],
+    limit: LimitDep = 50,
+    cursor: CursorDep = None,
+) -> Page[ReflectionView]:
+    """The unit's assigned reflections, soonest deadline first."""
+    items, next_cursor = page(
+        session, queries.handler_inbox(actor), queries.due_sort_key(), limit, cursor
+    )
+    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
+
+
+@router.get("/supervisor", **EXCLUDE_UNSET)  # type: ignore[arg-type]
+def supervisor_escalations(
+    session: SessionDep,
+    actor: Annotated[Actor, Depends(require_role(Role.SUPERVISOR))],
+    limit: LimitDep = 50,
+    cursor: CursorDep = None,
+) -> Page[ReflectionView]:
+    """Open reflections escalated within the supervisor's units, soonest deadline first."""
+    items, next_cursor = page(
+        session,
+        queries.supervisor_escalations(session, actor),
+        queries.due_sort_key(),
+        limit,
+        cursor,
+    )
+    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)

@@ -1,0 +1,246 @@
+"""Submitting, reading and searching reflections."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi.responses import FileResponse
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
+from api.lookup import id_for_code, open_reflection
+from api.pagination import CursorDep, LimitDep, page
+from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
+from api.views import reflection_view, reflection_views
+from reflections import queries
+from reflections.attachments import Photo, path_of
+from reflections.lifecycle import history
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import Forbidden, InvalidInput, NotFound
+from reflections.lifecycle.service import Submission, submit
+from reflections.models import AdministrativeUnit, Attachment, Reflection, User
+from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
+
+router = APIRouter(prefix="/api/v1", tags=["reflections"])
+
+
+def _submit(
+    session: Session, caller: Caller | None, body: SubmissionIn, photos: tuple[Photo, ...]
+) -> SubmittedOut:
+    actor, via, key = Actor.citizen(), SubmissionChannel.APP, None
+    if caller is not None and caller.user is not None:
+        actor, via = caller.actor, SubmissionChannel.HOTLINE  # an operator, for a citizen
+    elif caller is not None and caller.client is not None:
+        via = SubmissionChannel.OPEN311
+    elif caller is not None:
+        key = caller.citizen_key  # a returning citizen keeps one key for all reflections
+    contact = body.contact or ContactIn()
+    submitted = submit(
+        session,
+        Submission(
+            description=body.description,
+            latitude=body.latitude,
+            longitude=body.longitude,
+            address=body.address,
+            administrative_unit_id=id_for_code(
+                session, AdministrativeUnit, body.administrative_unit, "administrative_unit"
+            ),
+            category_hint=body.category_hint,
+            submitted_via=via,
+            reporter_name=contact.name,
+            reporter_phone=contact.phone,
+            reporter_email=contact.email,
+            language=contact.language,
+            channels=tuple(contact.channels),
+            citizen_key=key,
+            photos=photos,
+        ),
+        actor,
+    )
+    reflection = submitted.reflection
+    staff = caller is not None and caller.user is not None
+    viewer = actor if staff else Actor.citizen(reflection.id)
+    return SubmittedOut(
+        tracking_code=reflection.tracking_code,
+        citizen_key=submitted.citizen_key,
+        reflection=reflection_view(session, viewer, reflection),
+    )
+
+
+@router.post(
+    "/reflections", status_code=201, response_model=SubmittedOut, response_model_exclude_unset=True
+)
+def submit_json(
+    session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn, response: Response
+) -> SubmittedOut:
+    """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
+    out = _submit(session, caller, body, ())
+    response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
+    return out
+
+
+@router.post(
+    "/reflections/with-photos",
+    status_code=201,
+    response_model=SubmittedOut,
+    response_model_exclude_unset=True,
+)
+async def submit_multipart(
+    session: SessionDep,
+    caller: OptionalCallerDep,
+    response: Response,
+    description: Annotated[str, Form(min_length=1, max_length=5000)],
+    latitude: Annotated[float | None, Form(ge=-90, le=90)] = None,
+    longitude: Annotated[float | None, Form(ge=-180, le=180)] = None,
+    address: Annotated[str | None, Form(max_length=300)] = None,
+    administrative_unit: Annotated[str | None, Form(max_length=64)] = None,
+    category_hint: Annotated[str | None, Form(max_length=64)] = None,
+    contact_name: Annotated[str | None, Form(max_length=200)] = None,
+    contact_phone: Annotated[str | None, Form(max_length=32)] = None,
+    contact_email: Annotated[str | None, Form(max_length=254)] = None,
+    language: Annotated[Language, Form()] = Language.VI,
+    channels: Annotated[list[Channel] | None, Form()] = None,
+    photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP")] = None,
+) -> SubmittedOut:
+    """Submit a reflection with photos (multipart/form-data)."""
+    body = SubmissionIn(
+        description=description,
+        latitude=latitude,
+        longitude=longitude,
+        address=address,
+        administrative_unit=administrative_unit,
+        category_hint=category_hint,
+        contact=ContactIn(
+            name=contact_name,
+            phone=contact_phone,
+            email=contact_email,
+            language=language,
+            channels=channels or [],
+        ),
+    )
+    files = tuple([Photo(await upload.read(), upload.filename) for upload in photos or []])
+    out = await run_in_threadpool(_submit, session, caller, body, files)
+    response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
+    return out
+
+
+@router.get(
+    "/reflections/{tracking_code}", response_model=ReflectionView, response_model_exclude_unset=True
+)
+def read(
+    session: SessionDep, caller: CallerDep, tracking_code: str, response: Response
+) -> ReflectionView:
+    """One reflection: state, deadlines, unit, and what the caller may do now."""
+    reflection, actor = open_reflection(session, caller, tracking_code)
+    response.headers["ETag"] = f'"{reflection.version}"'
+    return reflection_view(session, actor, reflection)
+
+
+@router.get("/reflections/{tracking_code}/history", response_model=list[HistoryView])
+def timeline(session: SessionDep, caller: CallerDep, tracking_code: str) -> list[HistoryView]:
+    """Every change, oldest first, with who, when, what and why."""
+    reflection, _ = open_reflection(session, caller, tracking_code)
+    assert reflection.id is not None
+    rows = history.timeline(session, reflection.id)
+    user_ids = {row.actor_user_id for row in rows if row.actor_user_id}
+    names = dict(
+        session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()
+    )
+    return [
+        HistoryView(
+            seq=row.seq,
+            event=row.event,
+            from_state=row.from_state,
+            from_stage=row.from_stage,
+            to_state=row.to_state,
+            to_stage=row.to_stage,
+            actor_role=row.actor_role,
+            actor=names.get(row.actor_user_id) if row.actor_user_id else None,
+            payload=row.payload,
+            reason=row.reason,
+            occurred_at=row.occurred_at,
+            hash=row.hash,
+        )
+        for row in rows
+    ]
+
+
+@router.get(
+    "/reflections/{tracking_code}/photos/{sha256}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+)
+def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> FileResponse:
+    reflection, _ = open_reflection(session, caller, tracking_code)
+    row = session.exec(
+        select(Attachment).where(
+            Attachment.reflection_id == reflection.id, Attachment.sha256 == sha256
+        )
+    ).first()
+    if row is None or not path_of(row.sha256).exists():
+        raise NotFound(f"no photo {sha256} on reflection {tracking_code}")
+    return FileResponse(path_of(row.sha256), media_type=row.content_type)
+
+
+@router.get("/reflections", response_model=Page[ReflectionView], response_model_exclude_unset=True)
+def search(
+    session: SessionDep,
+    actor: StaffActor,
+    limit: LimitDep = 50,
+    cursor: CursorDep = None,
+    state: LifecycleState | None = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    unit: Annotated[str | None, Query(max_length=64, description="Handling unit code.")] = None,
+    priority: Priority | None = None,
+    overdue: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text or tracking code.")] = None,
+) -> Page[ReflectionView]:
+    """Search the reflections the caller may see, newest first."""
+    filters = queries.SearchFilters(
+        state=state,
+        category_code=category,
+        unit_code=unit,
+        priority=priority,
+        overdue=overdue,
+        created_from=_aware(created_from, "created_from"),
+        created_to=_aware(created_to, "created_to"),
+        text=q,
+    )
+    statement = queries.search(session, actor, filters)
+    items, next_cursor = page(
+        session, statement, col(Reflection.created_at), limit, cursor, descending=True
+    )
+    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
+
+
+@router.get(
+    "/citizen/reflections",
+    response_model=Page[ReflectionView],
+    response_model_exclude_unset=True,
+    tags=["citizens"],
+)
+def my_reflections(
+    session: SessionDep, caller: CallerDep, limit: LimitDep = 50, cursor: CursorDep = None
+) -> Page[ReflectionView]:
+    """A citizen's own reflections (those submitted with their key), newest first."""
+    key_hash = caller.citizen_key_hash
+    if key_hash is None:
+        raise Forbidden("this lists a citizen's reflections: send X-Citizen-Key")
+    items, next_cursor = page(
+        session,
+        queries.citizen_reflections(key_hash),
+        col(Reflection.created_at),
+        limit,
+        cursor,
+        descending=True,
+    )
+    return Page(items=reflection_views(session, Actor.citizen(), items), next_cursor=next_cursor)
+
+
+def _aware(value: datetime | None, field: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(field, "needs a time zone, e.g. 2025-07-01T00:00:00+07:00")
+    return value

@@ -1,0 +1,132 @@
+"""Turning stored reflections into what a caller may see."""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlmodel import Session, SQLModel, col, select
+
+from api.schemas import CategoryRef, Deadlines, ReflectionView, ReporterView, UnitRef
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.service import available_events
+from reflections.models import (
+    AdministrativeUnit,
+    Attachment,
+    Category,
+    HandlingUnit,
+    Reflection,
+    Reporter,
+)
+from reflections.models.enums import Role
+from reflections.visibility import IdentityView, identity_view, mask_contact, mask_name
+
+RowT = TypeVar("RowT", bound=SQLModel)
+
+
+def _by_id(session: Session, table: type[RowT], ids: set[int | None]) -> dict[int, RowT]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(table).where(col(table.id).in_(wanted)))  # type: ignore[attr-defined]
+    return {row.id: row for row in rows}  # type: ignore[attr-defined]
+
+
+def _unit(row: AdministrativeUnit | HandlingUnit | None) -> UnitRef | None:
+    return UnitRef(code=row.code, name=row.name, name_en=row.name_en) if row else None
+
+
+def _reporter(reporter: Reporter | None, view: IdentityView) -> ReporterView | None:
+    if reporter is None:
+        return None
+    if view is IdentityView.MASKED:
+        return ReporterView(
+            name=mask_name(reporter.name),
+            phone=mask_contact(reporter.phone_e164),
+            email=mask_contact(reporter.email),
+            language=reporter.language,
+            masked=True,
+        )
+    return ReporterView(
+        name=reporter.name,
+        phone=reporter.phone_e164,
+        email=reporter.email,
+        language=reporter.language,
+        masked=False,
+    )
+
+
+def reflection_views(
+    session: Session, actor: Actor, reflections: Sequence[Reflection]
+) -> list[ReflectionView]:
+    """Views for a page of reflections, with one query per related table."""
+    areas = _by_id(session, AdministrativeUnit, {r.administrative_unit_id for r in reflections})
+    units = _by_id(session, HandlingUnit, {r.handling_unit_id for r in reflections})
+    categories = _by_id(session, Category, {r.category_id for r in reflections})
+    identity = identity_view(actor)
+    reporters = (
+        _by_id(session, Reporter, {r.reporter_id for r in reflections})
+        if identity is not IdentityView.NONE
+        else {}
+    )
+    photos: dict[int, list[str]] = {}
+    ids = [r.id for r in reflections]
+    for reflection_id, sha in session.exec(
+        select(Attachment.reflection_id, Attachment.sha256)
+        .where(col(Attachment.reflection_id).in_(ids))
+        .order_by(col(Attachment.id))
+    ):
+        photos.setdefault(reflection_id, []).append(sha)
+    views = []
+    for r in reflections:
+        category = categories.get(r.category_id) if r.category_id else None
+        fields: dict[str, Any] = {
+            "tracking_code": r.tracking_code,
+            "state": r.state,
+            "assignment_stage": r.assignment_stage,
+            "description": r.description,
+            "latitude": r.latitude,
+            "longitude": r.longitude,
+            "address": r.address,
+            "administrative_unit": _unit(areas.get(r.administrative_unit_id or 0)),
+            "category": CategoryRef(
+                code=category.code, name_vi=category.name_vi, name_en=category.name_en
+            )
+            if category
+            else None,
+            "category_hint": r.category_hint,
+            "priority": r.priority,
+            "handling_unit": _unit(units.get(r.handling_unit_id or 0)),
+            "escalation_level": r.escalation_level,
+            "deadlines": Deadlines(
+                classify_due_at=r.classify_due_at,
+                accept_due_at=r.accept_due_at,
+                process_due_at=r.process_due_at,
+                confirm_due_at=r.confirm_due_at,
+            ),
+            "extension_pending": r.extension_pending,
+            "extension_requested_due_at": r.extension_requested_due_at,
+            "result": r.result_text,
+            "rating": r.rating,
+            "rating_comment": r.rating_comment,
+            "rejection_reason": r.rejection_reason,
+            "reopen_count": r.reopen_count,
+            "photos": photos.get(r.id or 0, []),
+            "version": r.version,
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+            "allowed_events": available_events(session, _for(actor, r), r),
+        }
+        if identity is not IdentityView.NONE:
+            fields["reporter"] = _reporter(reporters.get(r.reporter_id or 0), identity)
+        views.append(ReflectionView.model_validate(fields))
+    return views
+
+
+def _for(actor: Actor, reflection: Reflection) -> Actor:
+    """A citizen's key opened these reflections (routes check it), so they act on each."""
+    if actor.role is Role.CITIZEN and actor.reflection_id is None:
+        return Actor.citizen(reflection.id)
+    return actor
+
+
+def reflection_view(session: Session, actor: Actor, reflection: Reflection) -> ReflectionView:
+    return reflection_views(session, actor, [reflection])[0]
