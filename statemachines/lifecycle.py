@@ -7,9 +7,11 @@ Guards check the data an event needs; who may fire an event is the domain core's
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from statemachine import Event, State, StateChart
@@ -95,6 +97,9 @@ class _Model:
 
     def __init__(self, position: Position) -> None:
         self.state: str = position.machine_state
+        self.load(position)
+
+    def load(self, position: Position) -> None:
         self.extension_pending = position.extension_pending
         self.reopen_count = position.reopen_count
         self.confirm_due_at = position.confirm_due_at
@@ -236,14 +241,31 @@ class ReflectionLifecycle(StateChart[_Model]):
         self.model.reopen_count += 1
 
 
+_local = threading.local()
+
+
 def _machine(position: Position) -> ReflectionLifecycle:
-    return ReflectionLifecycle(model=_Model(position))
+    """A machine placed at ``position``; one per thread, since building one costs ~1 ms."""
+    machine: ReflectionLifecycle | None = getattr(_local, "machine", None)
+    if machine is None:
+        machine = _local.machine = ReflectionLifecycle(model=_Model(position))
+    else:
+        machine.model.load(position)
+        machine.current_state_value = position.machine_state
+    return machine
+
+
+@cache
+def _events_by_state() -> dict[str, list[LifecycleEvent]]:
+    return {
+        state.value: [LifecycleEvent(event) for event in state.transitions.unique_events]
+        for state in ReflectionLifecycle.states_map.values()
+    }
 
 
 def allowed_events(position: Position) -> list[LifecycleEvent]:
     """Events that apply in this state, in declaration order (guards not evaluated)."""
-    machine = _machine(position)
-    return [LifecycleEvent(event.id) for event in machine.allowed_events]
+    return list(_events_by_state()[position.machine_state])
 
 
 def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
@@ -252,16 +274,18 @@ def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
     ``data`` uses the field names of the history payloads, so a stored history replays.
     Raises :class:`EventNotAllowed` or :class:`GuardFailed`.
     """
-    if event is LifecycleEvent.SUBMIT:
-        raise EventNotAllowed(event, position.state, position.stage, allowed_events(position))
+    allowed = allowed_events(position)
+    if event not in allowed:
+        raise EventNotAllowed(event, position.state, position.stage, allowed)
     machine = _machine(position)
     try:
         machine.send(event.value, **data)
-    except TransitionNotAllowed:
-        raise EventNotAllowed(
-            event, position.state, position.stage, allowed_events(position)
-        ) from None
-    return machine.model.position()
+    except TransitionNotAllowed:  # the table above refuses these first; kept as a backstop
+        raise EventNotAllowed(event, position.state, position.stage, allowed) from None
+    after = machine.model.position()
+    if machine.is_terminated:  # a final state stops the engine: build a fresh one next time
+        _local.machine = None
+    return after
 
 
 def mermaid_diagram() -> str:
