@@ -18,6 +18,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+apikeys_app = typer.Typer(help="API keys of service clients (Open311 apps).", no_args_is_help=True)
+app.add_typer(apikeys_app, name="apikeys")
 console = Console()
 
 
@@ -88,6 +90,51 @@ def users_list() -> None:
         for user in session.exec(select(User).order_by(User.username)):
             state = " (disabled)" if user.disabled else ""
             console.print(f"{user.username:24} {user.role:12} {user.full_name}{state}")
+
+
+@apikeys_app.command("create")
+def apikeys_create(name: str) -> None:
+    """Create a key for a service client; the key is printed only now (it is stored hashed)."""
+    from reflections.auth import create_api_key
+
+    with _session() as session:
+        try:
+            row, key = create_api_key(session, name)
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"created API key {row.name} (prefix {row.prefix}); it is shown only now:")
+    typer.echo(key)  # plain and alone on its line, for scripts to capture
+
+
+@apikeys_app.command("revoke")
+def apikeys_revoke(name: str) -> None:
+    """Revoke a key at once; its name and prefix stay listed."""
+    from reflections.auth import revoke_api_key
+
+    with _session() as session:
+        try:
+            row = revoke_api_key(session, name)
+        except ValueError as error:
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"revoked API key {row.name} (prefix {row.prefix})")
+
+
+@apikeys_app.command("list")
+def apikeys_list() -> None:
+    """List keys: name, prefix, when created and when revoked (local time)."""
+    from zoneinfo import ZoneInfo
+
+    from reflections.models import ApiKey
+
+    zone = ZoneInfo(get_settings().time_zone)
+    with _session() as session:
+        for row in session.exec(select(ApiKey).order_by(ApiKey.name)):
+            created = f"{row.created_at.astimezone(zone):%Y-%m-%d %H:%M}"
+            revoked = row.revoked_at and f"{row.revoked_at.astimezone(zone):%Y-%m-%d %H:%M}"
+            state = f"revoked {revoked}" if revoked else "active"
+            typer.echo(f"{row.name:32} {row.prefix:10} created {created}  {state}")
 
 
 @app.command()

@@ -1,0 +1,19 @@
+"""System administration (DESIGN.md §3): units, categories, policies, routing, users, API keys.
+
+Every route here needs the admin role; the check sits on the router so no route can miss it.
+"""
+
+from fastapi import APIRouter, Depends
+
+from api.deps import require_role
+from api.routes.admin import api_keys, areas, categories, policies, routing, units, users
+from api.routes.admin.common import PROBLEM_RESPONSES
+from reflections.models.enums import Role
+
+router = APIRouter(
+    prefix="/api/v1/admin",
+    dependencies=[Depends(require_role(Role.ADMIN))],
+    responses=PROBLEM_RESPONSES,
+)
+for module in (areas, units, categories, policies, routing, users, api_keys):
+    router.include_router(module.router)
