@@ -1,0 +1,188 @@
+"""Our rows as GeoReport v2 resources.
+
+Open311 GET is public, so nothing here reads the reporter: no name, phone or email can leak.
+Datetimes are UTC with an explicit offset (``2026-03-02T09:00:00+00:00``), as in the native API;
+screens convert to Asia/Ho_Chi_Minh, machine interfaces do not.
+"""
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from api.open311.schemas import Service, ServiceDefinition, ServiceRequest
+from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
+from reflections.models.enums import AssignmentStage, Language, LifecycleState
+from statemachines import FINAL_STATES
+
+# A media_url sent with a POST is kept as the description's last line, and read back from it.
+MEDIA_LINE = "[media_url] "
+_MEDIA_AT_END = re.compile(r"\n*\[media_url\] (\S+)\Z")
+
+_NOTICES: dict[tuple[LifecycleState, AssignmentStage | None], tuple[str, str]] = {
+    (LifecycleState.RECEIVED, None): (
+        "Đã tiếp nhận, đang chờ phân loại.",
+        "Received, waiting to be classified.",
+    ),
+    (LifecycleState.CLASSIFIED, None): (
+        "Đã phân loại, đang chờ giao đơn vị xử lý.",
+        "Classified, waiting for a handling unit.",
+    ),
+    (LifecycleState.ASSIGNED, AssignmentStage.AWAITING_ACCEPTANCE): (
+        "Đã chuyển đơn vị xử lý, đang chờ tiếp nhận.",
+        "Sent to the handling unit, waiting for it to accept.",
+    ),
+    (LifecycleState.ASSIGNED, AssignmentStage.IN_PROGRESS): (
+        "Đơn vị đang xử lý.",
+        "The handling unit is working on it.",
+    ),
+    (LifecycleState.PROCESSED, None): (
+        "Đã xử lý, chờ người phản ánh xác nhận.",
+        "Processed; waiting for the reporter to confirm.",
+    ),
+    (LifecycleState.CONFIRMED, None): ("Đã hoàn thành.", "Completed."),
+    (LifecycleState.REJECTED, None): ("Không tiếp nhận.", "Not accepted."),
+}
+
+
+def w3_datetime(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def service(category: Category, language: Language) -> Service:
+    """No category defines attributes yet, so ``metadata`` is false for all of them."""
+    name, other = _names(category, language)
+    return Service(
+        service_code=category.code,
+        service_name=name,
+        description=f"{name} ({other})",
+        metadata=False,
+        type="realtime",
+        keywords=", ".join(category.keywords),
+        group=category.group,
+    )
+
+
+def service_definition(category: Category) -> ServiceDefinition:
+    return ServiceDefinition(service_code=category.code, attributes=[])
+
+
+def _names(category: Category, language: Language) -> tuple[str, str]:
+    if language is Language.EN:
+        return category.name_en, category.name_vi
+    return category.name_vi, category.name_en
+
+
+def notice(state: LifecycleState, stage: AssignmentStage | None, language: Language) -> str:
+    vi, en = _NOTICES.get((state, stage)) or _NOTICES.get((state, None)) or ("", "")
+    return en if language is Language.EN else vi
+
+
+def split_media(description: str) -> tuple[str, str | None]:
+    """The description without its media line, and the media URL it carried."""
+    match = _MEDIA_AT_END.search(description)
+    if match is None:
+        return description, None
+    return description[: match.start()], match.group(1)
+
+
+def service_requests(
+    session: Session, rows: Sequence[Reflection], language: Language
+) -> list[ServiceRequest]:
+    """One query per related table for the whole page."""
+    hints = {r.category_hint for r in rows if r.category_id is None and r.category_hint}
+    category_ids = {r.category_id for r in rows if r.category_id is not None}
+    categories = session.exec(
+        select(Category).where(
+            or_(col(Category.id).in_(sorted(category_ids)), col(Category.code).in_(sorted(hints)))
+        )
+    ).all()
+    by_id = {c.id: c for c in categories}
+    by_code = {c.code: c for c in categories}
+    unit_ids = {r.handling_unit_id for r in rows if r.handling_unit_id is not None}
+    units = {
+        u.id: u
+        for u in session.exec(
+            select(HandlingUnit).where(col(HandlingUnit.id).in_(sorted(unit_ids)))
+        )
+    }
+    areas = _areas_with_parents(session, {r.administrative_unit_id for r in rows})
+    out = []
+    for r in rows:
+        category = by_id.get(r.category_id) if r.category_id else by_code.get(r.category_hint or "")
+        unit = units.get(r.handling_unit_id) if r.handling_unit_id else None
+        area = areas.get(r.administrative_unit_id) if r.administrative_unit_id else None
+        description, media_url = split_media(r.description)
+        out.append(
+            ServiceRequest(
+                service_request_id=r.tracking_code,
+                status="closed" if r.state in FINAL_STATES else "open",
+                status_notes=_status_notes(r),
+                service_name=_names(category, language)[0] if category else None,
+                service_code=category.code if category else r.category_hint,
+                description=description,
+                agency_responsible=(unit.name_en if language is Language.EN else unit.name)
+                if unit
+                else None,
+                service_notice=notice(r.state, r.assignment_stage, language),
+                requested_datetime=w3_datetime(r.created_at) or "",
+                updated_datetime=w3_datetime(r.updated_at) or "",
+                expected_datetime=w3_datetime(_current_due_at(r)),
+                address=r.address or _area_address(area, areas, language),
+                address_id=area.code if area else None,
+                zipcode=None,
+                lat=r.latitude,
+                long=r.longitude,
+                media_url=media_url,
+            )
+        )
+    return out
+
+
+def _status_notes(reflection: Reflection) -> str | None:
+    if reflection.state is LifecycleState.REJECTED:
+        return reflection.rejection_reason
+    if reflection.state in (LifecycleState.PROCESSED, LifecycleState.CONFIRMED):
+        return reflection.result_text
+    return None
+
+
+def _current_due_at(reflection: Reflection) -> datetime | None:
+    """The running step's deadline, chosen as :func:`reflections.queries.current_due_at` does."""
+    if reflection.state is LifecycleState.RECEIVED:
+        return reflection.classify_due_at
+    if reflection.assignment_stage is AssignmentStage.AWAITING_ACCEPTANCE:
+        return reflection.accept_due_at
+    if reflection.assignment_stage is AssignmentStage.IN_PROGRESS:
+        return reflection.process_due_at
+    return None
+
+
+def _areas_with_parents(
+    session: Session, ids: set[int | None]
+) -> dict[int | None, AdministrativeUnit]:
+    """The administrative units and all their ancestors: one query per level."""
+    found: dict[int | None, AdministrativeUnit] = {}
+    wanted = {i for i in ids if i is not None}
+    while wanted:
+        rows = session.exec(
+            select(AdministrativeUnit).where(col(AdministrativeUnit.id).in_(sorted(wanted)))
+        ).all()
+        found.update({row.id: row for row in rows})
+        wanted = {row.parent_id for row in rows if row.parent_id is not None} - found.keys()
+    return found
+
+
+def _area_address(
+    area: AdministrativeUnit | None,
+    areas: dict[int | None, AdministrativeUnit],
+    language: Language,
+) -> str | None:
+    """Most specific to most general, as the specification asks: ward, district, province."""
+    names: list[str] = []
+    while area is not None and len(names) < 10:
+        names.append(area.name_en if language is Language.EN else area.name)
+        area = areas.get(area.parent_id) if area.parent_id else None
+    return ", ".join(names) or None
