@@ -22,6 +22,54 @@ PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://reflections.example/problems/"
 
 
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+            },
+        },
+        "state": {"type": "string"},
+        "stage": {"type": ["string", "null"]},
+        "allowed_events": {"type": "array", "items": {"type": "string"}},
+    },
+}
+_COMMON = {
+    400: "The body could not be parsed.",
+    401: "No credentials, or invalid or expired ones.",
+    403: "The caller's role may not do this.",
+    404: "Nothing by that name that the caller may see.",
+    409: "Not allowed in the current state, or a stale If-Match version.",
+    413: "The body is too large.",
+    422: "Invalid input; `errors` names each field.",
+}
+
+
+def problem_responses(*overrides: int | str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problems a route may answer; pairs of (status, description)
+    replace the common descriptions."""
+    descriptions: dict[int, str] = dict(_COMMON)
+    pairs = iter(overrides)
+    for status, description in zip(pairs, pairs, strict=True):
+        descriptions[int(status)] = str(description)
+    return {
+        status: {
+            "description": description,
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status, description in descriptions.items()
+    }
+
+
 def problem(
     status: int,
     detail: str,

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, CallerDep, SessionDep
 from api.lookup import id_for_code, open_reflection
+from api.problems import problem_responses
 from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections.attachments import Photo
@@ -22,7 +23,7 @@ from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.models.enums import LifecycleEvent, Priority
 
-router = APIRouter(prefix="/api/v1/reflections", tags=["actions"])
+router = APIRouter(prefix="/api/v1/reflections", tags=["actions"], responses=problem_responses())
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description='The version you read, e.g. "3".')
 ]

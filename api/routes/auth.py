@@ -7,11 +7,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import col, select
 
 from api.deps import SessionDep, StaffUser
+from api.problems import problem_responses
 from api.schemas import MeOut, TokenOut
 from reflections.auth import authenticate, issue_token
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership
 
-router = APIRouter(prefix="/api/v1/auth", tags=["authentication"])
+router = APIRouter(prefix="/api/v1/auth", tags=["authentication"], responses=problem_responses())
 
 
 @router.post("/token", response_model=TokenOut)

@@ -7,6 +7,7 @@ from sqlmodel import col
 
 from api.deps import SessionDep, require_role
 from api.pagination import CursorDep, LimitDep, page
+from api.problems import problem_responses
 from api.schemas import Page, ReflectionView
 from api.views import reflection_views
 from reflections import queries
@@ -14,7 +15,7 @@ from reflections.lifecycle.actors import Actor
 from reflections.models import Reflection
 from reflections.models.enums import Role
 
-router = APIRouter(prefix="/api/v1/inbox", tags=["inboxes"])
+router = APIRouter(prefix="/api/v1/inbox", tags=["inboxes"], responses=problem_responses())
 EXCLUDE_UNSET = {"response_model": Page[ReflectionView], "response_model_exclude_unset": True}
 
 

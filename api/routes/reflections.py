@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
 from api.lookup import id_for_code, open_reflection
 from api.pagination import CursorDep, LimitDep, page
+from api.problems import problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
 from api.views import reflection_view, reflection_views
 from reflections import queries
@@ -22,7 +23,7 @@ from reflections.lifecycle.service import Submission, submit
 from reflections.models import AdministrativeUnit, Attachment, Reflection, User
 from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
 
-router = APIRouter(prefix="/api/v1", tags=["reflections"])
+router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
 
 
 def _submit(
