@@ -42,7 +42,7 @@ def _session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("db")
 
 
-def _new_database(tmp: Path) -> Iterator[str]:
+def new_database(tmp: Path) -> Iterator[str]:
     """An empty database: a new SQLite file, or a new PostgreSQL database dropped afterwards."""
     base = _configured_url()
     if base is None:
@@ -63,13 +63,13 @@ def _new_database(tmp: Path) -> Iterator[str]:
 
 @pytest.fixture
 def fresh_database_url(tmp_path: Path) -> Iterator[str]:
-    yield from _new_database(tmp_path)
+    yield from new_database(tmp_path)
 
 
 @pytest.fixture(scope="session")
 def database_url(_session_tmp: Path) -> Iterator[str]:
     """The session's database, migrated and seeded once, and the settings pointed at it."""
-    for url in _new_database(_session_tmp):
+    for url in new_database(_session_tmp):
         previous = os.environ.get("REFLECTIONS_DATABASE_URL")
         os.environ["REFLECTIONS_DATABASE_URL"] = url
         os.environ.setdefault("REFLECTIONS_DEMO_PASSWORD", "demo-password")

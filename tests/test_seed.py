@@ -23,6 +23,7 @@ from reflections.routing import route
 from reflections.security import verify_password
 from reflections.seed import catalog
 from reflections.seed.loader import seed
+from tests.conftest import new_database
 
 TABLES: list[type[SQLModel]] = [
     AdministrativeUnit,
@@ -52,6 +53,18 @@ def _two_tier_communes(units: dict[str, AdministrativeUnit]) -> list[Administrat
 
 def _three_tier_communes(units: dict[str, AdministrativeUnit]) -> list[AdministrativeUnit]:
     return [u for u in units.values() if u.level == "commune" and ".D" in u.code]
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """The catalogue alone: other tests add units and categories to the session's database."""
+    for url in new_database(tmp_path_factory.mktemp("seed")):
+        migrate.upgrade(url)
+        engine = get_engine(url)
+        with Session(engine, expire_on_commit=False) as seeded:
+            seed(seeded, demo_password="demo-password")
+            yield seeded
+        engine.dispose()
 
 
 @pytest.fixture
