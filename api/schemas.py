@@ -31,6 +31,11 @@ class CategoryRef(BaseModel):
 
 
 class Deadlines(BaseModel):
+    step: str | None = Field(description="The running step: classify, accept or process.")
+    remaining_minutes: int | None = Field(
+        description="Working minutes left in the running step (wall-clock for emergencies); "
+        "negative when overdue."
+    )
     classify_due_at: datetime | None
     accept_due_at: datetime | None
     process_due_at: datetime | None

@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 from sqlmodel import Session, SQLModel, col, select
 
 from api.schemas import CategoryRef, Deadlines, ReflectionView, ReporterView, UnitRef
+from reflections import clock
+from reflections.deadlines import remaining_minutes, step_of
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.service import available_events
 from reflections.models import (
@@ -76,6 +78,7 @@ def reflection_views(
     ):
         photos.setdefault(reflection_id, []).append(sha)
     views = []
+    now = clock.now()
     for r in reflections:
         category = categories.get(r.category_id) if r.category_id else None
         fields: dict[str, Any] = {
@@ -97,6 +100,8 @@ def reflection_views(
             "handling_unit": _unit(units.get(r.handling_unit_id or 0)),
             "escalation_level": r.escalation_level,
             "deadlines": Deadlines(
+                step=step.value if (step := step_of(r)) else None,
+                remaining_minutes=remaining_minutes(r, now),
                 classify_due_at=r.classify_due_at,
                 accept_due_at=r.accept_due_at,
                 process_due_at=r.process_due_at,

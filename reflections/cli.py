@@ -1,13 +1,15 @@
 """The `reflections` command line: set-up, users, seeding, the demo and serving."""
 
+from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from sqlmodel import Session, select
 
-from reflections import migrate
+from reflections import clock, migrate
 from reflections.db import get_engine
 from reflections.models import Membership, User
 from reflections.models.enums import Role
@@ -163,6 +165,60 @@ def serve(
     settings = get_settings()
     _session().close()
     uvicorn.run("api.app:app", host=host or settings.api_host, port=port or settings.api_port)
+
+
+sla_app = typer.Typer(help="Deadlines: drills and manual runs of the sweeps.", no_args_is_help=True)
+app.add_typer(sla_app, name="sla")
+
+
+def _instant(at: str | None) -> datetime:
+    if at is None:
+        return clock.now()
+    try:
+        instant = datetime.fromisoformat(at)
+    except ValueError:
+        raise typer.BadParameter(f"{at!r} is not an ISO 8601 instant") from None
+    if instant.tzinfo is None:  # read as local time, as a trainer would type it
+        instant = instant.replace(tzinfo=ZoneInfo(get_settings().time_zone))
+    return instant
+
+
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Act as of this instant, e.g. 2026-02-23T09:00 (local time)."),
+]
+
+
+@sla_app.command("sweep")
+def sla_sweep(at: AtOption = None) -> None:
+    """Remind and escalate what is due, as of now or of --at (a drill)."""
+    from reflections.sla import sweep
+
+    instant = _instant(at)
+    with _session() as session, clock.frozen_at(instant):
+        report = sweep(session, instant)
+    local = ZoneInfo(get_settings().time_zone)
+    console.print(f"sweep as of {instant.astimezone(local):%Y-%m-%d %H:%M %Z}")
+    for reminder in report.reminders:
+        due = reminder.due_at.astimezone(local)
+        console.print(
+            f"  reminded  {reminder.tracking_code}  {reminder.step} due {due:%Y-%m-%d %H:%M}"
+        )
+    for item in report.escalations:
+        where = f"level {item.level} ({item.area_code})"
+        console.print(f"  escalated {item.tracking_code}  {item.step} to {where}")
+    console.print(f"{len(report.reminders)} reminded, {len(report.escalations)} escalated")
+
+
+@sla_app.command("auto-confirm")
+def sla_auto_confirm(at: AtOption = None) -> None:
+    """Confirm processed reflections whose confirmation window closed."""
+    from reflections.sla import auto_confirm
+
+    instant = _instant(at)
+    with _session() as session, clock.frozen_at(instant):
+        confirmed = auto_confirm(session, instant)
+    console.print(f"{len(confirmed)} auto-confirmed: {', '.join(confirmed) or '-'}")
 
 
 @app.command()

@@ -21,7 +21,10 @@ FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 def current_due_at() -> ColumnElement[datetime]:
     """The deadline of the step the reflection is in (NULL when none runs)."""
     return case(
-        (col(Reflection.state) == LifecycleState.RECEIVED, col(Reflection.classify_due_at)),
+        (
+            col(Reflection.state).in_([LifecycleState.RECEIVED, LifecycleState.CLASSIFIED]),
+            col(Reflection.classify_due_at),
+        ),
         (
             col(Reflection.assignment_stage) == AssignmentStage.AWAITING_ACCEPTANCE,
             col(Reflection.accept_due_at),

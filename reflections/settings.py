@@ -4,6 +4,7 @@ Built on first use through :func:`get_settings`, never at import, so that tests 
 can set the environment first.
 """
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,15 @@ class Settings(BaseSettings):
     )
     max_reopens: int = Field(default=2, ge=0, description="How often a citizen may reopen.")
     time_zone: str = "Asia/Ho_Chi_Minh"
+    extra_days_off: list[date] = Field(
+        default_factory=list, description="Days off the holiday package does not know."
+    )
+    extra_working_days: list[date] = Field(
+        default_factory=list, description="Make-up working days (e.g. a Saturday)."
+    )
+    sla_lease_seconds: int = Field(
+        default=300, gt=0, description="How long a sweep holds the reflections it claimed."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret: str | None = Field(

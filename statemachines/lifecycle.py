@@ -48,6 +48,7 @@ class LifecycleEvent(StrEnum):
     SEND_BACK = "send_back"
     CONFIRM = "confirm"
     REOPEN = "reopen"
+    REMIND = "remind"
     ESCALATE = "escalate"
 
 
@@ -162,6 +163,12 @@ class ReflectionLifecycle(StateChart[_Model]):
     send_back = processed.to(in_progress, validators="needs_reason")
     confirm = processed.to(confirmed, validators="needs_valid_rating")
     reopen = processed.to(in_progress, validators="needs_reopen_allowance", on="count_reopen")
+    remind = (
+        received.to.itself(internal=True)
+        | classified.to.itself(internal=True)
+        | awaiting_acceptance.to.itself(internal=True)
+        | in_progress.to.itself(internal=True)
+    )
     escalate = (
         received.to.itself(internal=True)
         | classified.to.itself(internal=True)

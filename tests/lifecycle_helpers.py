@@ -87,7 +87,7 @@ def actor_for(event: LifecycleEvent, reflection: Reflection) -> Actor:
         return handler_of(reflection)
     if event in (E.CONFIRM, E.REOPEN):
         return citizen_of(reflection)
-    if event is E.ESCALATE:
+    if event in (E.ESCALATE, E.REMIND):
         return SYSTEM
     return COORDINATOR
 

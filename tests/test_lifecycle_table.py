@@ -17,6 +17,8 @@ ALLOWED: dict[tuple[str, LifecycleEvent], str] = {
     ("received", E.CLASSIFY): "classified",
     ("received", E.REJECT): "rejected",
     ("received", E.ESCALATE): "received",
+    ("received", E.REMIND): "received",
+    ("classified", E.REMIND): "classified",
     ("classified", E.REJECT): "rejected",
     ("classified", E.ASSIGN): "awaiting_acceptance",
     ("classified", E.ESCALATE): "classified",
@@ -33,6 +35,7 @@ for stage in ("awaiting_acceptance", "in_progress"):
         (stage, E.GRANT_EXTENSION): stage,
         (stage, E.DENY_EXTENSION): stage,
         (stage, E.ESCALATE): stage,
+        (stage, E.REMIND): stage,
     }
 ALLOWED[("awaiting_acceptance", E.ACCEPT)] = "in_progress"
 ALLOWED[("in_progress", E.PROCESS)] = "processed"

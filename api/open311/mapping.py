@@ -13,6 +13,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.open311.schemas import Service, ServiceDefinition, ServiceRequest
+from reflections.deadlines import due_of, step_of
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import AssignmentStage, Language, LifecycleState
 from statemachines import FINAL_STATES
@@ -150,14 +151,8 @@ def _status_notes(reflection: Reflection) -> str | None:
 
 
 def _current_due_at(reflection: Reflection) -> datetime | None:
-    """The running step's deadline, chosen as :func:`reflections.queries.current_due_at` does."""
-    if reflection.state is LifecycleState.RECEIVED:
-        return reflection.classify_due_at
-    if reflection.assignment_stage is AssignmentStage.AWAITING_ACCEPTANCE:
-        return reflection.accept_due_at
-    if reflection.assignment_stage is AssignmentStage.IN_PROGRESS:
-        return reflection.process_due_at
-    return None
+    step = step_of(reflection)
+    return due_of(reflection, step) if step else None
 
 
 def _areas_with_parents(

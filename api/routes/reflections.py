@@ -101,7 +101,7 @@ async def submit_multipart(
     contact_phone: Annotated[str | None, Form(max_length=32)] = None,
     contact_email: Annotated[str | None, Form(max_length=254)] = None,
     language: Annotated[Language, Form()] = Language.VI,
-    channels: Annotated[list[Channel] | None, Form()] = None,
+    channels: Annotated[list[Channel] | None, Form(max_length=2)] = None,
     photos: Annotated[list[UploadFile] | None, File(description="JPEG, PNG or WebP")] = None,
 ) -> SubmittedOut:
     """Submit a reflection with photos (multipart/form-data)."""

@@ -24,6 +24,7 @@ EVENT_ROLES: dict[E, frozenset[R]] = {
     E.SEND_BACK: frozenset({R.COORDINATOR}),
     E.CONFIRM: frozenset({R.CITIZEN, R.SYSTEM}),  # system: the confirmation window closed
     E.REOPEN: frozenset({R.CITIZEN}),
+    E.REMIND: frozenset({R.SYSTEM}),  # the deadline sweep, at 75% of a step's allowance
     E.ESCALATE: frozenset({R.SYSTEM, R.SUPERVISOR}),
 }
 

@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
-from reflections import attachments, clock
+from reflections import attachments, clock, deadlines, escalation
 from reflections.attachments import Photo
 from reflections.contacts import normalise_email, normalise_phone
+from reflections.deadlines import Step
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -28,7 +29,6 @@ from reflections.models import (
     Reporter,
 )
 from reflections.models.enums import (
-    AssignmentStage,
     Channel,
     Language,
     LifecycleEvent,
@@ -124,6 +124,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         created_at=now,
         updated_at=now,
     )
+    deadlines.start_step(session, reflection, Step.CLASSIFY, now)
     session.add(reflection)
     session.flush()
     assert reflection.id is not None
@@ -193,6 +194,7 @@ def _apply(
     prev_hash = history.last_hash(session, reflection_id)
     with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
         payload = _apply_effects(session, event, reflection, data, now)
+        payload |= _update_step(session, event, reflection, actor, data, now)
         reflection.state = after.state
         reflection.assignment_stage = after.stage
         reflection.extension_pending = after.extension_pending
@@ -271,8 +273,6 @@ def _apply_effects(
     elif event is E.REQUEST_EXTENSION:
         reflection.extension_requested_due_at = data.new_due_at
         payload = {"new_due_at": data.new_due_at}
-    elif event is E.GRANT_EXTENSION:
-        payload = _grant_extension(reflection, data)
     elif event is E.DENY_EXTENSION:
         payload = {"requested_due_at": reflection.extension_requested_due_at}
         reflection.extension_requested_due_at = None
@@ -289,23 +289,64 @@ def _apply_effects(
         payload = {"rating": data.rating, "comment": data.comment}
     elif event is E.ESCALATE:
         reflection.escalation_level += 1
-        payload = {"escalation_level": reflection.escalation_level}
+        payload = {
+            "escalation_level": reflection.escalation_level,
+            "to_administrative_unit_id": data.administrative_unit_id,
+        }
     return payload
+
+
+# Events that start a step, and the step they start (DESIGN.md §5).
+_STARTS = {
+    LifecycleEvent.ASSIGN: Step.ACCEPT,
+    LifecycleEvent.REASSIGN: Step.ACCEPT,
+    LifecycleEvent.RETURN: Step.CLASSIFY,
+    LifecycleEvent.ACCEPT: Step.PROCESS,
+    LifecycleEvent.SEND_BACK: Step.PROCESS,
+    LifecycleEvent.REOPEN: Step.PROCESS,
+}
+_ENDS = {LifecycleEvent.PROCESS, LifecycleEvent.CONFIRM, LifecycleEvent.REJECT}
+
+
+def _update_step(
+    session: Session,
+    event: LifecycleEvent,
+    reflection: Reflection,
+    actor: Actor,
+    data: EventInput,
+    now: datetime,
+) -> dict[str, Any]:
+    """Deadlines and the sweep's marks; returns what the history row should add."""
+    if event in _STARTS:
+        deadlines.start_step(session, reflection, _STARTS[event], now)
+        return {"due_at": deadlines.due_of(reflection, _STARTS[event])}
+    if event in _ENDS:
+        deadlines.end_step(reflection)
+    elif event is LifecycleEvent.GRANT_EXTENSION:
+        return _grant_extension(reflection, data)
+    elif event is LifecycleEvent.REMIND:
+        reflection.step_reminded = True
+        reflection.next_sla_at = deadlines.next_mark(reflection)
+    elif event is LifecycleEvent.ESCALATE and actor.role is Role.SYSTEM:
+        reflection.step_escalations += 1
+        reflection.next_sla_at = deadlines.next_mark(
+            reflection, ladder_length=len(escalation.ladder(session, reflection))
+        )
+    return {}
 
 
 def _grant_extension(reflection: Reflection, data: EventInput) -> dict[str, Any]:
     """Move the running step's deadline; the history says from when to when, and by how much."""
+    step = deadlines.step_of(reflection)
+    assert step is not None  # the machine grants extensions only while assigned
+    previous = deadlines.due_of(reflection, step)
     new_due = data.new_due_at or reflection.extension_requested_due_at
-    awaiting = reflection.assignment_stage is AssignmentStage.AWAITING_ACCEPTANCE
-    previous = reflection.accept_due_at if awaiting else reflection.process_due_at
-    if awaiting:
-        reflection.accept_due_at = new_due
-    else:
-        reflection.process_due_at = new_due
+    assert new_due is not None  # requested with a date, or granted with one
+    deadlines.move_due(reflection, step, new_due)
     reflection.extension_requested_due_at = None
-    moved = (new_due - previous).total_seconds() // 60 if new_due and previous else None
+    moved = (new_due - previous).total_seconds() // 60 if previous else None
     return {
-        "step": "accept" if awaiting else "process",
+        "step": step.value,
         "previous_due_at": previous,
         "new_due_at": new_due,
         "moved_by_minutes": int(moved) if moved is not None else None,

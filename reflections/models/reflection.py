@@ -63,6 +63,15 @@ class Reflection(SQLModel, table=True):
     extension_requested_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reopen_count: int = 0
 
+    # The running step (classify, accept or process): when it started, its allowance, and how
+    # far the sweep has acted on it. next_sla_at is when the sweep must look again.
+    step_started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    step_allowance_minutes: int | None = None
+    step_around_the_clock: bool = False
+    step_reminded: bool = False
+    step_escalations: int = 0
+    next_sla_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
     classify_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     accept_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     process_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
