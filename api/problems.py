@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reflections.auth import InvalidCredentials
@@ -143,6 +144,16 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
     return problem(500, "internal error")
 
 
+async def _unstorable(_request: Request, _error: Exception) -> JSONResponse:
+    # PostgreSQL refuses some text SQLite takes (a NUL byte, for one): still the caller's input.
+    return problem(
+        422,
+        "the input holds characters that cannot be stored (e.g. NUL)",
+        "validation-error",
+        errors=[{"field": "body", "reason": "unstorable text"}],
+    )
+
+
 async def _unexpected(_request: Request, _error: Exception) -> JSONResponse:
     return problem(500, "internal error; the failure has been logged")
 
@@ -160,4 +171,5 @@ def install(app: FastAPI) -> None:
         InvalidInput,
     ):
         app.add_exception_handler(error, _domain)
+    app.add_exception_handler(DataError, _unstorable)
     app.add_exception_handler(Exception, _unexpected)

@@ -240,3 +240,23 @@ def test_keyset_pages_cover_everything_once(client: TestClient) -> None:
 
 def test_health_checks_the_database(client: TestClient) -> None:
     assert client.get("/api/v1/health").json() == {"status": "ok", "database": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        (
+            "post",
+            "/api/v1/reflections",
+            {"json": {"description": "x", "address": "y", "administrative_unit": "\u0000"}},
+        ),
+        ("post", "/api/v1/auth/token", {"data": {"username": "a\u0000", "password": "b"}}),
+    ],
+)
+def test_text_the_database_cannot_store_is_422(
+    client: TestClient, method: str, path: str, kwargs: dict[str, object]
+) -> None:
+    """PostgreSQL refuses NUL bytes that SQLite would keep: both answer 422, never 500."""
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code in (401, 422), response.text
+    assert response.headers["content-type"] == "application/problem+json"
