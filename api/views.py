@@ -1,11 +1,16 @@
 """Turning stored reflections into what a caller may see."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from api.schemas import CategoryRef, Deadlines, ReflectionView, ReporterView, UnitRef
+from api.pagination import page
+from api.schemas import CategoryRef, Deadlines, Page, ReflectionView, ReporterView, UnitRef
 from reflections import clock
 from reflections.deadlines import remaining_minutes, step_of
 from reflections.lifecycle.actors import Actor
@@ -135,3 +140,17 @@ def _for(actor: Actor, reflection: Reflection) -> Actor:
 
 def reflection_view(session: Session, actor: Actor, reflection: Reflection) -> ReflectionView:
     return reflection_views(session, actor, [reflection])[0]
+
+
+def reflection_page(
+    session: Session,
+    actor: Actor,
+    statement: SelectOfScalar[Reflection],
+    sort: ColumnElement[datetime] | Mapped[datetime],
+    limit: int,
+    cursor: str | None,
+    descending: bool = False,
+) -> Page[ReflectionView]:
+    """One keyset page of ``statement`` as the actor may see it."""
+    items, next_cursor = page(session, statement, sort, limit, cursor, descending)
+    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)

@@ -39,7 +39,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,13 +46,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlmodel import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.databases
 
 from reflections import migrate
 from reflections.db import get_engine
 from reflections.seed.loader import seed
+from tests.databases import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -121,24 +122,6 @@ class Citizen:
 
 
 # --- the database and the server ------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(admin_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database for this run; dropped afterwards, whatever happens."""
-    name = f"reflections_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            get_engine.cache_clear()
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def prepare(url: str, demo_password: str) -> None:
@@ -398,7 +381,7 @@ def main() -> None:
         f"PostgreSQL, uvicorn --workers {args.workers}, concurrency {args.concurrency}, "
         f"{args.seconds:g} s per phase, mix {READS_PER_SUBMIT} reads : 1 submit"
     )
-    with fresh_database(admin_url) as url:
+    with scratch_postgres(admin_url, "reflections_bench") as url:
         prepare(url, demo_password=secrets.token_urlsafe(16))
         with server(url, args.workers) as base_url:
             phases = asyncio.run(drive(base_url, args.concurrency, args.seconds, args.max_requests))

@@ -19,8 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from reflections import migrate
 from reflections.db import get_engine
 from reflections.seed.loader import seed
+from tests.databases import scratch_postgres
 from tests.lifecycle_helpers import E, fire, new_reflection, refs
 
 STEPS = [E.CLASSIFY, E.ASSIGN, E.ACCEPT, E.PROCESS, E.CONFIRM]
@@ -42,16 +42,8 @@ def fresh_database(kind: str) -> Iterator[str]:
             yield f"sqlite:///{folder}/bench.db"
         return
     admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL", POSTGRES_ADMIN)
-    name = f"reflections_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        get_engine.cache_clear()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with scratch_postgres(admin_url, "reflections_bench") as url:
+        yield url
 
 
 def through_service(engine: Engine, lifecycles: int) -> None:

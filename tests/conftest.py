@@ -6,13 +6,12 @@ do not disturb each other); ``fresh_database_url`` gives a test an empty databas
 
 import itertools
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -20,6 +19,7 @@ from reflections import migrate
 from reflections.db import get_engine
 from reflections.seed.loader import seed
 from reflections.settings import get_settings
+from tests.databases import scratch_postgres
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -48,17 +48,8 @@ def new_database(tmp: Path) -> Iterator[str]:
     if base is None:
         yield f"sqlite:///{tmp / f'test_{next(_counter)}.db'}"
         return
-    name = f"{make_url(base).database}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        get_engine.cache_clear()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(base, str(make_url(base).database)) as url:
+        yield url
 
 
 @pytest.fixture

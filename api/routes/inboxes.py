@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends
 from sqlmodel import col
 
 from api.deps import SessionDep, require_role
-from api.pagination import CursorDep, LimitDep, page
+from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import Page, ReflectionView
-from api.views import reflection_views
+from api.views import reflection_page
 from reflections import queries
 from reflections.lifecycle.actors import Actor
 from reflections.models import Reflection
@@ -27,10 +27,9 @@ def coordinator_queue(
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
     """Received reflections and those a unit returned, oldest first."""
-    items, next_cursor = page(
-        session, queries.coordinator_queue(), col(Reflection.created_at), limit, cursor
+    return reflection_page(
+        session, actor, queries.coordinator_queue(), col(Reflection.created_at), limit, cursor
     )
-    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
 
 
 @router.get("/handler", **EXCLUDE_UNSET)  # type: ignore[arg-type]
@@ -41,10 +40,9 @@ def handler_inbox(
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
     """The unit's assigned reflections, soonest deadline first."""
-    items, next_cursor = page(
-        session, queries.handler_inbox(actor), queries.due_sort_key(), limit, cursor
+    return reflection_page(
+        session, actor, queries.handler_inbox(actor), queries.due_sort_key(), limit, cursor
     )
-    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
 
 
 @router.get("/supervisor", **EXCLUDE_UNSET)  # type: ignore[arg-type]
@@ -55,11 +53,5 @@ def supervisor_escalations(
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
     """Open reflections escalated within the supervisor's units, soonest deadline first."""
-    items, next_cursor = page(
-        session,
-        queries.supervisor_escalations(session, actor),
-        queries.due_sort_key(),
-        limit,
-        cursor,
-    )
-    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
+    statement = queries.supervisor_escalations(session, actor)
+    return reflection_page(session, actor, statement, queries.due_sort_key(), limit, cursor)

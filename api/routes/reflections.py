@@ -10,10 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
 from api.lookup import id_for_code, open_reflection
-from api.pagination import CursorDep, LimitDep, page
+from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
-from api.views import reflection_view, reflection_views
+from api.views import reflection_page, reflection_view
 from reflections import queries
 from reflections.attachments import Photo, path_of
 from reflections.lifecycle import history
@@ -211,10 +211,8 @@ def search(
         text=q,
     )
     statement = queries.search(session, actor, filters)
-    items, next_cursor = page(
-        session, statement, col(Reflection.created_at), limit, cursor, descending=True
-    )
-    return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)
+    newest = col(Reflection.created_at)
+    return reflection_page(session, actor, statement, newest, limit, cursor, descending=True)
 
 
 @router.get(
@@ -230,15 +228,11 @@ def my_reflections(
     key_hash = caller.citizen_key_hash
     if key_hash is None:
         raise Forbidden("this lists a citizen's reflections: send X-Citizen-Key")
-    items, next_cursor = page(
-        session,
-        queries.citizen_reflections(key_hash),
-        col(Reflection.created_at),
-        limit,
-        cursor,
-        descending=True,
+    statement = queries.citizen_reflections(key_hash)
+    newest = col(Reflection.created_at)
+    return reflection_page(
+        session, Actor.citizen(), statement, newest, limit, cursor, descending=True
     )
-    return Page(items=reflection_views(session, Actor.citizen(), items), next_cursor=next_cursor)
 
 
 def _aware(value: datetime | None, field: str) -> datetime | None:
