@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_VERSION := 26.3
 
-.PHONY: install run test lint demo bench clean
+.PHONY: install run run-api test lint demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: install
 	$(BIN)/reflections db upgrade
 	$(BIN)/reflections seed
 	$(BIN)/reflections serve
+
+run-api: install
+	$(BIN)/reflections db upgrade
+	$(BIN)/reflections seed
+	$(BIN)/reflections serve --no-flows
 
 lint: install
 	$(BIN)/ruff check .

@@ -156,15 +156,26 @@ def demo(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind the API to.")] = None,
+    port: Annotated[int | None, typer.Option(help="API port.")] = None,
+    flows: Annotated[
+        bool,
+        typer.Option(
+            "--flows/--no-flows",
+            help="Also run a local Prefect server (SQLite under var/prefect) and the flows.",
+        ),
+    ] = True,
+    prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server.")] = 4200,
 ) -> None:
-    """Serve the API (refuses to start on an un-migrated database)."""
-    import uvicorn
+    """Serve the API and, unless --no-flows, a local Prefect server and the scheduled flows."""
+    from reflections.serve import StartupFailed, run
 
-    settings = get_settings()
-    _session().close()
-    uvicorn.run("api.app:app", host=host or settings.api_host, port=port or settings.api_port)
+    _session().close()  # refuses to start on an un-migrated database
+    try:
+        run(host, port, flows=flows, prefect_port=prefect_port)
+    except StartupFailed as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
 
 
 sla_app = typer.Typer(help="Deadlines: drills and manual runs of the sweeps.", no_args_is_help=True)

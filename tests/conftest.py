@@ -114,3 +114,27 @@ def client(app: "FastAPI") -> Iterator["TestClient"]:
 
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Prefect's real engine against a temporary Prefect server, started once per session.
+
+    Only tests that run flows ask for it (the server takes seconds to start). Events are
+    persisted quickly so tests can read them back; nothing is sent anywhere.
+    """
+    from prefect.settings import (
+        PREFECT_HOME,
+        PREFECT_SERVER_ANALYTICS_ENABLED,
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    updates = {
+        PREFECT_HOME: tmp_path_factory.mktemp("prefect"),
+        PREFECT_SERVER_ANALYTICS_ENABLED: False,
+        PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: 0.2,
+    }
+    with temporary_settings(updates=updates), prefect_test_harness():
+        yield

@@ -1,0 +1,55 @@
+"""The scheduled flows, one place: ``reflections serve`` serves these, and ``prefect.yaml``
+declares the same deployments for workers (a test keeps the two in step).
+
+The notification dispatcher is not here yet: see ``flows/dispatch.py``.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from prefect import Flow
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
+from prefect.types.entrypoint import EntrypointType
+
+from flows.confirmations import auto_confirm
+from flows.digest import daily_digest
+from flows.sla import sla_sweep
+from flows.support import TIME_ZONE
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    flow: Flow[..., Any]
+    deployment: str  # shown in the UI as "<flow name>/<deployment>"
+    cron: str  # in TIME_ZONE
+    entrypoint: str  # as prefect.yaml names it
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.flow.name}/{self.deployment}"
+
+
+SCHEDULED = (
+    Scheduled(sla_sweep, "every-minute", "* * * * *", "flows/sla.py:sla_sweep"),
+    Scheduled(auto_confirm, "hourly", "0 * * * *", "flows/confirmations.py:auto_confirm"),
+    Scheduled(daily_digest, "morning", "0 7 * * *", "flows/digest.py:daily_digest"),
+)
+
+
+def runner_deployments() -> list[RunnerDeployment]:
+    """The deployments ``prefect.serve`` runs (entrypoints by module path, not file path).
+
+    Call it outside an event loop: inside one, prefect's ``to_deployment`` returns coroutines.
+    """
+    deployments = []
+    for item in SCHEDULED:
+        deployment = item.flow.to_deployment(
+            name=item.deployment,
+            schedule=Cron(item.cron, timezone=TIME_ZONE),
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            tags=["reflections"],
+        )
+        assert isinstance(deployment, RunnerDeployment)
+        deployments.append(deployment)
+    return deployments
