@@ -66,6 +66,7 @@ class ReflectionView(BaseModel):
     priority: Priority | None
     handling_unit: UnitRef | None
     escalation_level: int
+    escalated_to: UnitRef | None = Field(description="The area the latest escalation went to.")
     deadlines: Deadlines
     extension_pending: bool
     extension_requested_due_at: datetime | None

@@ -65,7 +65,11 @@ def reflection_views(
     session: Session, actor: Actor, reflections: Sequence[Reflection]
 ) -> list[ReflectionView]:
     """Views for a page of reflections, with one query per related table."""
-    areas = _by_id(session, AdministrativeUnit, {r.administrative_unit_id for r in reflections})
+    areas = _by_id(
+        session,
+        AdministrativeUnit,
+        {r.administrative_unit_id for r in reflections} | {r.escalated_to_id for r in reflections},
+    )
     units = _by_id(session, HandlingUnit, {r.handling_unit_id for r in reflections})
     categories = _by_id(session, Category, {r.category_id for r in reflections})
     identity = identity_view(actor)
@@ -104,6 +108,7 @@ def reflection_views(
             "priority": r.priority,
             "handling_unit": _unit(units.get(r.handling_unit_id or 0)),
             "escalation_level": r.escalation_level,
+            "escalated_to": _unit(areas.get(r.escalated_to_id or 0)),
             "deadlines": Deadlines(
                 step=step.value if (step := step_of(r)) else None,
                 remaining_minutes=remaining_minutes(r, now),

@@ -28,3 +28,13 @@ def ladder(session: Session, reflection: Reflection) -> list[int]:
         return [roots[0]] if roots and roots[0] is not None else []
     chain = lineage(session, base)
     return chain[1:] or chain
+
+
+def next_area(session: Session, reflection: Reflection) -> int | None:
+    """Where a supervisor's escalation goes: one level above the last one, or the first."""
+    areas = ladder(session, reflection)
+    if not areas:
+        return None
+    if reflection.escalated_to_id in areas:
+        return areas[min(areas.index(reflection.escalated_to_id) + 1, len(areas) - 1)]
+    return areas[0]

@@ -109,11 +109,10 @@ def handler_inbox(actor: Actor) -> SelectOfScalar[Reflection]:
     )
 
 
-def supervisor_escalations(session: Session, actor: Actor) -> SelectOfScalar[Reflection]:
-    """Open reflections in the supervisor's units that have climbed the ladder."""
+def supervisor_escalations(actor: Actor) -> SelectOfScalar[Reflection]:
+    """Open reflections whose latest escalation went to one of the supervisor's areas."""
     return select(Reflection).where(
-        visible_clause(session, actor),
-        col(Reflection.escalation_level) > 0,
+        col(Reflection.escalated_to_id).in_(actor.administrative_unit_ids),
         col(Reflection.state).in_(OPEN_STATES),
     )
 

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, false, or_, true
 from sqlmodel import Session, col, select
 
 from reflections.hierarchy import handling_unit_within
@@ -55,14 +55,21 @@ def visible_clause(session: Session, actor: Actor) -> ColumnElement[bool]:
     units = units_in_scope(session, actor)
     if units is None:
         return true()
-    return col(Reflection.handling_unit_id).in_(units) if units else false()
+    in_units = col(Reflection.handling_unit_id).in_(units) if units else false()
+    if actor.role is Role.SUPERVISOR:  # and whatever was escalated to them
+        return or_(in_units, col(Reflection.escalated_to_id).in_(actor.administrative_unit_ids))
+    return in_units
 
 
 def can_see(session: Session, actor: Actor, reflection: Reflection) -> bool:
     if actor.role is Role.CITIZEN:
         return actor.reflection_id == reflection.id
     units = units_in_scope(session, actor)
-    return units is None or reflection.handling_unit_id in units
+    escalated_to_me = (
+        actor.role is Role.SUPERVISOR
+        and reflection.escalated_to_id in actor.administrative_unit_ids
+    )
+    return units is None or reflection.handling_unit_id in units or escalated_to_me
 
 
 def mask_name(name: str | None) -> str | None:

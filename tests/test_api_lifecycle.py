@@ -4,7 +4,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.service import apply_event
+from reflections.models import Reflection
+from reflections.models.enums import LifecycleEvent
 from tests.api_helpers import as_citizen, as_user, submit
 
 WARD = "46.W19768"  # Phường Phú Xuân
@@ -151,3 +156,21 @@ def test_returning_citizen_keeps_one_key(client: TestClient) -> None:
     listed = client.get("/api/v1/citizen/reflections", headers=as_citizen(first["citizen_key"]))
     codes = [item["tracking_code"] for item in listed.json()["items"]]
     assert codes == [second["tracking_code"], first["tracking_code"]]  # newest first
+
+
+def test_escalation_reaches_the_supervisors_of_the_level_above(
+    client: TestClient, session: Session
+) -> None:
+    """Not yet assigned, overdue: the city's supervisors see it, the ward's do not."""
+    code = submit(client, administrative_unit=WARD)["tracking_code"]
+    reflection = session.exec(select(Reflection).where(Reflection.tracking_code == code)).one()
+    assert reflection.id is not None
+    apply_event(session, reflection.id, LifecycleEvent.ESCALATE, Actor.system())
+    city = as_user(client, "supervisor.ioc")
+    inbox = client.get("/api/v1/inbox/supervisor?limit=200", headers=city).json()["items"]
+    mine = next(item for item in inbox if item["tracking_code"] == code)
+    assert (mine["escalation_level"], mine["escalated_to"]["code"]) == (1, "46")
+    ward = as_user(client, "supervisor.phuxuan")
+    ward_inbox = client.get("/api/v1/inbox/supervisor?limit=200", headers=ward).json()["items"]
+    assert code not in [item["tracking_code"] for item in ward_inbox]
+    assert client.get(f"/api/v1/reflections/{code}", headers=ward).status_code == 404

@@ -53,5 +53,5 @@ def supervisor_escalations(
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
     """Open reflections escalated within the supervisor's units, soonest deadline first."""
-    statement = queries.supervisor_escalations(session, actor)
+    statement = queries.supervisor_escalations(actor)
     return reflection_page(session, actor, statement, queries.due_sort_key(), limit, cursor)

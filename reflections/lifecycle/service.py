@@ -289,9 +289,12 @@ def _apply_effects(
         payload = {"rating": data.rating, "comment": data.comment}
     elif event is E.ESCALATE:
         reflection.escalation_level += 1
+        reflection.escalated_to_id = data.administrative_unit_id or escalation.next_area(
+            session, reflection
+        )
         payload = {
             "escalation_level": reflection.escalation_level,
-            "to_administrative_unit_id": data.administrative_unit_id,
+            "to_administrative_unit_id": reflection.escalated_to_id,
         }
     return payload
 

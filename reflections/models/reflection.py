@@ -59,6 +59,12 @@ class Reflection(SQLModel, table=True):
         default=None, sa_type=str_enum(AssignmentStage)
     )
     escalation_level: int = 0
+    escalated_to_id: int | None = Field(
+        default=None,
+        foreign_key="administrative_units.id",
+        index=True,
+        description="The area whose supervisors the latest escalation went to.",
+    )
     extension_pending: bool = False
     extension_requested_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reopen_count: int = 0
