@@ -163,6 +163,7 @@ def delete_area(session: SessionDep, code: str) -> None:
             ("routing rules", col(RoutingRule.administrative_unit_id) == row.id),
             ("memberships", col(Membership.administrative_unit_id) == row.id),
             ("reflections", col(Reflection.administrative_unit_id) == row.id),
+            ("escalations", col(Reflection.escalated_to_id) == row.id),
         ],
         remedy,
     )
