@@ -10,7 +10,6 @@ every further 50% (one more level up).
 import math
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 
 from sqlmodel import Session
 
@@ -44,24 +43,14 @@ def step_of(reflection: Reflection) -> Step | None:
     return None
 
 
-@cache
-def _configured(days_off: tuple[str, ...], working_days: tuple[str, ...]) -> CalendarConfig:
-    from datetime import date
-
-    return CalendarConfig(
-        extra_days_off=frozenset(date.fromisoformat(d) for d in days_off),
-        extra_working_days=frozenset(date.fromisoformat(d) for d in working_days),
-    )
-
-
 def calendar(around_the_clock: bool) -> Calendar:
     """The calendar a step counts in, with the configured days off and make-up days."""
     settings = get_settings()
-    config = _configured(
-        tuple(sorted(d.isoformat() for d in settings.extra_days_off)),
-        tuple(sorted(d.isoformat() for d in settings.extra_working_days)),
+    config = CalendarConfig(
+        extra_days_off=frozenset(settings.extra_days_off),
+        extra_working_days=frozenset(settings.extra_working_days),
     )
-    return calendar_for(around_the_clock=around_the_clock, config=config)
+    return calendar_for(around_the_clock=around_the_clock, config=config)  # cached per config
 
 
 def allowance(

@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from reflections import clock
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.service import EventInput, Submission, apply_event, submit
+from reflections.lifecycle.intake import Submission, submit
+from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, Reflection, User
 from reflections.models.enums import LifecycleEvent, Role, SubmissionChannel
 from reflections.routing import route

@@ -7,7 +7,8 @@ from sqlmodel import Session, col, select
 
 from reflections import clock
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.service import EventInput, Submission, apply_event, submit
+from reflections.lifecycle.intake import Submission, submit
+from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from statemachines import AssignmentStage, LifecycleState

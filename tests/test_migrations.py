@@ -32,7 +32,7 @@ def test_upgrade_keeps_existing_reflections(fresh_database_url: str) -> None:
     from sqlmodel import Session, select
 
     from reflections.lifecycle.actors import Actor
-    from reflections.lifecycle.service import Submission, submit
+    from reflections.lifecycle.intake import Submission, submit
     from reflections.models import Reflection
 
     migrate.upgrade(fresh_database_url, FIRST_API_REVISION)

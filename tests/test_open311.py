@@ -14,7 +14,7 @@ from api.open311 import search
 from reflections import clock
 from reflections.auth import create_api_key, revoke_api_key
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.service import Submission, submit
+from reflections.lifecycle.intake import Submission, submit
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent
 from tests.lifecycle_helpers import fire, refs

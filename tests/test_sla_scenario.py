@@ -19,7 +19,8 @@ from api.lookup import id_for_code
 from reflections import clock
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.history import timeline
-from reflections.lifecycle.service import EventInput, Submission, apply_event, submit
+from reflections.lifecycle.intake import Submission, submit
+from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.sla import SweepReport, auto_confirm, sweep

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from api.open311.mapping import MEDIA_LINE
 from api.open311.render import Open311Error
-from reflections.lifecycle.service import Submission
+from reflections.lifecycle.intake import Submission
 from reflections.models import AdministrativeUnit, Category
 from reflections.models.enums import Channel, Language, SubmissionChannel
 

@@ -27,7 +27,7 @@ from api.open311.schemas import (
 from reflections import clock
 from reflections.auth import client_for_api_key
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.service import submit
+from reflections.lifecycle.intake import submit
 from reflections.models import Category, Reflection
 from reflections.models.enums import Language
 

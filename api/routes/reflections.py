@@ -19,7 +19,7 @@ from reflections.attachments import Photo, path_of
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import Forbidden, InvalidInput, NotFound
-from reflections.lifecycle.service import Submission, submit
+from reflections.lifecycle.intake import Submission, submit
 from reflections.models import AdministrativeUnit, Attachment, Reflection, User
 from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
 

@@ -1,0 +1,168 @@
+"""Intake: a citizen's report becomes a reflection in state ``received`` (DESIGN.md §4, submit).
+
+The one creation path for every channel (app, web, hotline, Open311): checks the report, keeps
+the reporter's contact apart, starts the classification deadline and writes the first history
+row, all in one transaction.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from reflections import attachments, clock, deadlines
+from reflections.attachments import Photo
+from reflections.contacts import normalise_email, normalise_phone
+from reflections.deadlines import Step
+from reflections.lifecycle import history
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import Forbidden, InvalidInput
+from reflections.lifecycle.permissions import may_fire
+from reflections.models import AdministrativeUnit, HistoryEvent, Reflection, Reporter
+from reflections.models.enums import (
+    Channel,
+    Language,
+    LifecycleEvent,
+    LifecycleState,
+    SubmissionChannel,
+)
+from reflections.security import hash_secret, new_secret
+from reflections.tracking import new_tracking_code
+
+MAX_DESCRIPTION_LENGTH = 5000
+
+
+@dataclass(frozen=True)
+class Submission:
+    description: str
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    administrative_unit_id: int | None = None
+    category_hint: str | None = None
+    submitted_via: SubmissionChannel = SubmissionChannel.APP
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    reporter_email: str | None = None
+    language: Language = Language.VI
+    channels: tuple[Channel, ...] = field(default_factory=tuple)
+    citizen_key: str | None = None  # given back by a citizen who has submitted before
+    photos: tuple[Photo, ...] = ()
+
+
+@dataclass(frozen=True)
+class Submitted:
+    reflection: Reflection
+    citizen_key: str  # opens all of this citizen's reflections; only its hash is stored
+
+
+def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
+    if not may_fire(actor.role, LifecycleEvent.SUBMIT):
+        raise Forbidden(f"a {actor.role} may not submit a reflection")
+    _check_submission(session, submission)
+    photos = attachments.check(submission.photos)
+    try:
+        submitted = _insert_submission(session, submission, actor)
+        assert submitted.reflection.id is not None
+        attachments.attach(session, submitted.reflection.id, photos, purpose="report")
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return submitted
+
+
+def _insert_submission(session: Session, submission: Submission, actor: Actor) -> Submitted:
+    now = clock.now()
+    citizen_key = submission.citizen_key or new_secret()
+    reflection = Reflection(
+        tracking_code=_unused_tracking_code(session),
+        secret_hash=hash_secret(citizen_key),
+        description=submission.description.strip(),
+        latitude=submission.latitude,
+        longitude=submission.longitude,
+        address=submission.address,
+        administrative_unit_id=submission.administrative_unit_id,
+        category_hint=submission.category_hint,
+        submitted_via=submission.submitted_via,
+        reporter_id=_reporter_id(session, submission, now),
+        state=LifecycleState.RECEIVED,
+        created_at=now,
+        updated_at=now,
+    )
+    deadlines.start_step(session, reflection, Step.CLASSIFY, now)
+    session.add(reflection)
+    session.flush()
+    assert reflection.id is not None
+    row = HistoryEvent(
+        reflection_id=reflection.id,
+        seq=1,
+        event=LifecycleEvent.SUBMIT,
+        to_state=LifecycleState.RECEIVED,
+        actor_user_id=actor.user_id,
+        actor_role=actor.role,
+        payload=history.json_safe({"submitted_via": submission.submitted_via.value}),
+        occurred_at=now,
+    )
+    history.append(session, row, prev_hash=None)
+    session.flush()
+    return Submitted(reflection, citizen_key)
+
+
+def _check_submission(session: Session, submission: Submission) -> None:
+    description = submission.description.strip()
+    if not description:
+        raise InvalidInput("description", "is required")
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInput("description", f"is longer than {MAX_DESCRIPTION_LENGTH} characters")
+    has_point = submission.latitude is not None or submission.longitude is not None
+    if has_point and (submission.latitude is None or submission.longitude is None):
+        raise InvalidInput("location", "needs both latitude and longitude")
+    if submission.latitude is not None and not -90 <= submission.latitude <= 90:
+        raise InvalidInput("latitude", "must be between -90 and 90")
+    if submission.longitude is not None and not -180 <= submission.longitude <= 180:
+        raise InvalidInput("longitude", "must be between -180 and 180")
+    if not (has_point or (submission.address or "").strip() or submission.administrative_unit_id):
+        raise InvalidInput("location", "give coordinates, an address or an administrative unit")
+    if submission.administrative_unit_id is not None and not session.get(
+        AdministrativeUnit, submission.administrative_unit_id
+    ):
+        raise InvalidInput(
+            "administrative_unit_id", f"no administrative unit {submission.administrative_unit_id}"
+        )
+
+
+def _reporter_id(session: Session, submission: Submission, now: datetime) -> int | None:
+    phone = (
+        normalise_phone(submission.reporter_phone, "contact.phone")
+        if submission.reporter_phone
+        else None
+    )
+    email = (
+        normalise_email(submission.reporter_email, "contact.email")
+        if submission.reporter_email
+        else None
+    )
+    name = (submission.reporter_name or "").strip() or None
+    if not (phone or email or name):
+        return None  # anonymous: nothing to keep
+    reporter = Reporter(
+        name=name,
+        phone_e164=phone,
+        email=email,
+        language=submission.language,
+        channels=list(submission.channels),
+        anonymous=name is None,
+        created_at=now,
+    )
+    session.add(reporter)
+    session.flush()
+    return reporter.id
+
+
+def _unused_tracking_code(session: Session) -> str:
+    while True:
+        code = new_tracking_code()
+        taken = session.exec(select(Reflection.id).where(Reflection.tracking_code == code)).first()
+        if taken is None:
+            return code
