@@ -8,10 +8,11 @@ PIP_VERSION := 26.3
 
 .PHONY: install run run-api test lint demo bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
+	npm ci --no-audit --no-fund  # test tools: the Prism mock of Twilio's API
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,139 @@
+"""Email through aiosmtplib: one SMTP connection per batch, one Outcome per message."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+
+from notifications.messages import Message, Outcome, wrong_channel
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    """Connection settings; the product's settings map onto this, so the channel needs no app.
+
+    ``use_tls`` is implicit TLS (port 465), ``start_tls`` upgrades a plain connection (587);
+    both false is plain SMTP (a local relay, tests).
+    """
+
+    host: str
+    port: int
+    from_address: str
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    start_tls: bool = False
+    timeout: float = 30.0
+
+
+def message_id(idempotency_key: str, from_address: str) -> str:
+    """Derived from the idempotency key, so a retried send carries the same Message-ID and
+    receiving systems can drop the duplicate."""
+    domain = from_address.rpartition("@")[2].strip(">") or "localhost"
+    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def build_email(message: Message, from_address: str) -> EmailMessage:
+    """UTF-8 headers and body; multipart/alternative when there is an HTML part."""
+    mail = EmailMessage()
+    mail["From"] = from_address
+    mail["To"] = message.recipient
+    mail["Subject"] = message.subject
+    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    mail["Message-ID"] = message_id(message.idempotency_key, from_address)
+    mail["Content-Language"] = message.language
+    mail["Auto-Submitted"] = "auto-generated"  # no vacation auto-replies to the service
+    mail.set_content(message.text, charset="utf-8")
+    if message.html is not None:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+    return mail
+
+
+def _classify(message: Message, exc: Exception) -> Outcome:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in exc.recipients]
+        text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+        if all(code >= 500 for code in codes):
+            return Outcome.permanent(message, f"recipient refused: {text}")
+        return Outcome.transient(message, f"recipient deferred: {text}")
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        text = f"{exc.code} {exc.message}"
+        if exc.code >= 500:
+            return Outcome.permanent(message, text)
+        return Outcome.transient(message, text)
+    if isinstance(exc, ValueError):  # an address aiosmtplib or email refuses to put on the wire
+        return Outcome.permanent(message, f"invalid message: {exc}")
+    return Outcome.transient(message, f"{type(exc).__name__}: {exc}")
+
+
+class SmtpChannel:
+    """Sends a batch over one connection: a relay limits connections, not messages."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    def _client(self) -> aiosmtplib.SMTP:
+        c = self.config
+        return aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            username=c.username,
+            password=c.password,
+            use_tls=c.use_tls,
+            start_tls=c.start_tls,
+            timeout=c.timeout,
+        )
+
+    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        pending: list[tuple[int, Message, EmailMessage]] = []
+        for index, message in enumerate(messages):
+            if message.channel != "email":
+                outcomes[index] = wrong_channel(message, "email")
+                continue
+            if "@" not in message.recipient:
+                outcomes[index] = Outcome.permanent(message, "invalid recipient address")
+                continue
+            try:
+                pending.append((index, message, build_email(message, self.config.from_address)))
+            except (ValueError, TypeError) as exc:  # e.g. a newline in a header
+                outcomes[index] = Outcome.permanent(message, f"invalid message: {exc}")
+        if pending:
+            outcomes.update(await self._deliver(pending))
+        return [outcomes[index] for index in range(len(messages))]
+
+    async def _deliver(
+        self, pending: list[tuple[int, Message, EmailMessage]]
+    ) -> dict[int, Outcome]:
+        outcomes: dict[int, Outcome] = {}
+        client = self._client()
+        try:
+            await client.connect()
+        except Exception as exc:
+            # Refused, unreachable, TLS or login trouble: the relay, not the messages.
+            return {index: _classify(message, exc) for index, message, _ in pending}
+        try:
+            for position, (index, message, mail) in enumerate(pending):
+                try:
+                    await client.send_message(mail)
+                except aiosmtplib.SMTPServerDisconnected as exc:
+                    for rest_index, rest, _ in pending[position:]:
+                        outcomes[rest_index] = Outcome.transient(rest, f"disconnected: {exc}")
+                    break
+                except Exception as exc:
+                    outcomes[index] = _classify(message, exc)
+                else:
+                    outcomes[index] = Outcome.sent(message, str(mail["Message-ID"]))
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+        return outcomes

@@ -1,0 +1,200 @@
+"""The email channel against a real SMTP peer (aiosmtpd), not a mocked client."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from notifications import Message, OutcomeStatus, SmtpChannel, SmtpConfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    peer: Any
+
+
+@dataclass
+class RecordingHandler:
+    """Keeps what arrived; refuses recipients and DATA on demand, as a real relay would."""
+
+    received: list[Received] = field(default_factory=list)
+    data_reply: str | None = None
+    refused_recipients: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refused_recipients:
+            return "550 5.1.1 No such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        content = envelope.content
+        assert isinstance(content, bytes)
+        parsed = message_from_bytes(content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.received.append(
+            Received(str(envelope.mail_from), list(envelope.rcpt_tos), parsed, session.peer)
+        )
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[RecordingHandler, SmtpConfig]]:
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield (
+            handler,
+            SmtpConfig(
+                host="127.0.0.1", port=port, from_address="Hue-S <noreply@hue.gov.vn>", timeout=5
+            ),
+        )
+    finally:
+        controller.stop()
+
+
+def email(key: str, recipient: str = "citizen@example.org", html: str | None = None) -> Message:
+    return Message(
+        channel="email",
+        recipient=recipient,
+        language="vi",
+        subject="[HUE-0042] Đã tiếp nhận phản ánh",
+        text="Phản ánh của Quý công dân đã được tiếp nhận với mã tra cứu HUE-0042.",
+        html=html,
+        idempotency_key=key,
+    )
+
+
+def test_message_arrives_with_utf8_headers_and_both_parts(
+    smtp_server: tuple[RecordingHandler, SmtpConfig],
+) -> None:
+    handler, config = smtp_server
+    html = "<p>Phản ánh <strong>HUE-0042</strong> đã được tiếp nhận.</p>"
+    [outcome] = asyncio.run(SmtpChannel(config).send_batch([email("outbox-1", html=html)]))
+
+    assert outcome.status is OutcomeStatus.SENT
+    [got] = handler.received
+    assert got.mail_from == "noreply@hue.gov.vn"
+    assert got.rcpt_tos == ["citizen@example.org"]
+    mail = got.message
+    assert mail["From"] == "Hue-S <noreply@hue.gov.vn>"
+    assert mail["To"] == "citizen@example.org"
+    assert mail["Subject"] == "[HUE-0042] Đã tiếp nhận phản ánh"
+    assert mail["Message-ID"] == outcome.provider_id
+    assert str(outcome.provider_id).endswith("@hue.gov.vn>")
+    assert mail.get_content_type() == "multipart/alternative"
+    plain = mail.get_body(("plain",))
+    rich = mail.get_body(("html",))
+    assert plain is not None and rich is not None
+    assert plain.get_content_charset() == "utf-8"
+    assert plain.get_content().strip() == email("x").text
+    assert rich.get_content().strip() == html
+
+
+def test_text_only_message_is_not_multipart(
+    smtp_server: tuple[RecordingHandler, SmtpConfig],
+) -> None:
+    handler, config = smtp_server
+    [outcome] = asyncio.run(SmtpChannel(config).send_batch([email("outbox-2")]))
+    assert outcome.status is OutcomeStatus.SENT
+    assert handler.received[0].message.get_content_type() == "text/plain"
+
+
+def test_batch_uses_one_connection_and_same_key_same_message_id(
+    smtp_server: tuple[RecordingHandler, SmtpConfig],
+) -> None:
+    handler, config = smtp_server
+    batch = [email(f"outbox-{n}", recipient=f"c{n}@example.org") for n in range(4)]
+    outcomes = asyncio.run(SmtpChannel(config).send_batch(batch))
+
+    assert [o.status for o in outcomes] == [OutcomeStatus.SENT] * 4
+    assert [o.idempotency_key for o in outcomes] == [m.idempotency_key for m in batch]
+    assert [r.rcpt_tos for r in handler.received] == [[m.recipient] for m in batch]
+    assert len({r.peer for r in handler.received}) == 1  # one client port: one connection
+    assert len({o.provider_id for o in outcomes}) == 4
+
+    [again] = asyncio.run(SmtpChannel(config).send_batch([batch[0]]))
+    assert again.provider_id == outcomes[0].provider_id  # a retry is recognisable
+
+
+def test_refused_recipient_is_permanent_and_the_rest_still_go(
+    smtp_server: tuple[RecordingHandler, SmtpConfig],
+) -> None:
+    handler, config = smtp_server
+    handler.refused_recipients.add("gone@example.org")
+    batch = [email("a"), email("b", recipient="gone@example.org"), email("c")]
+    outcomes = asyncio.run(SmtpChannel(config).send_batch(batch))
+
+    assert [o.status for o in outcomes] == [
+        OutcomeStatus.SENT,
+        OutcomeStatus.PERMANENT,
+        OutcomeStatus.SENT,
+    ]
+    assert "550" in str(outcomes[1].error)
+    assert len(handler.received) == 2
+    assert len({r.peer for r in handler.received}) == 1
+
+
+def test_5xx_answer_is_permanent(smtp_server: tuple[RecordingHandler, SmtpConfig]) -> None:
+    handler, config = smtp_server
+    handler.data_reply = "550 5.7.1 Message rejected as spam"
+    [outcome] = asyncio.run(SmtpChannel(config).send_batch([email("k")]))
+    assert outcome.status is OutcomeStatus.PERMANENT
+    assert outcome.error is not None and outcome.error.startswith("550")
+
+
+def test_4xx_answer_is_transient(smtp_server: tuple[RecordingHandler, SmtpConfig]) -> None:
+    handler, config = smtp_server
+    handler.data_reply = "451 4.3.0 Try again later"
+    [outcome] = asyncio.run(SmtpChannel(config).send_batch([email("k")]))
+    assert outcome.status is OutcomeStatus.TRANSIENT
+
+
+def test_malformed_address_is_permanent_without_a_connection() -> None:
+    config = SmtpConfig(host="127.0.0.1", port=free_port(), from_address="noreply@hue.gov.vn")
+    outcomes = asyncio.run(SmtpChannel(config).send_batch([email("k", recipient="not-an-address")]))
+    assert outcomes[0].status is OutcomeStatus.PERMANENT
+
+
+def test_server_down_is_transient_for_every_message() -> None:
+    config = SmtpConfig(
+        host="127.0.0.1", port=free_port(), from_address="noreply@hue.gov.vn", timeout=2
+    )
+    outcomes = asyncio.run(SmtpChannel(config).send_batch([email("a"), email("b")]))
+    assert [o.status for o in outcomes] == [OutcomeStatus.TRANSIENT] * 2
+    assert all(o.error for o in outcomes)
+
+
+def test_sms_message_on_email_channel_is_permanent() -> None:
+    config = SmtpConfig(host="127.0.0.1", port=free_port(), from_address="noreply@hue.gov.vn")
+    sms = Message(
+        channel="sms", recipient="+84912345678", language="vi", text="x", idempotency_key="k"
+    )
+    [outcome] = asyncio.run(SmtpChannel(config).send_batch([sms]))
+    assert outcome.status is OutcomeStatus.PERMANENT
