@@ -39,6 +39,13 @@ class Settings(BaseSettings):
     sla_lease_seconds: int = Field(
         default=300, gt=0, description="How long a sweep holds the reflections it claimed."
     )
+    outbox_lease_seconds: int = Field(
+        default=300, gt=0, description="How long a dispatcher holds the messages it claimed."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where citizens and staff open the service; links in messages start here.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret: str | None = Field(

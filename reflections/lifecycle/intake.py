@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from reflections import attachments, clock, deadlines
+from reflections import attachments, clock, deadlines, outbox
 from reflections.attachments import Photo
 from reflections.contacts import normalise_email, normalise_phone
 from reflections.deadlines import Step
@@ -105,6 +105,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         occurred_at=now,
     )
     history.append(session, row, prev_hash=None)
+    outbox.enqueue_for_event(session, reflection, LifecycleEvent.SUBMIT, {}, now)
     session.flush()
     return Submitted(reflection, citizen_key)
 

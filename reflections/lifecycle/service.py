@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from reflections import attachments, clock, deadlines, escalation
+from reflections import attachments, clock, deadlines, escalation, outbox
 from reflections.attachments import Photo
 from reflections.deadlines import Step
 from reflections.lifecycle import history
@@ -126,6 +126,7 @@ def _apply(
     )
     history.append(session, row, prev_hash)
     attachments.attach(session, reflection_id, photos, purpose="result")
+    outbox.enqueue_for_event(session, reflection, event, payload, now)  # same transaction
     session.flush()
     return reflection
 

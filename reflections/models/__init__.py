@@ -7,6 +7,7 @@ from reflections.models.organisation import (
     RoutingRule,
     StepPolicy,
 )
+from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
 
@@ -18,6 +19,8 @@ __all__ = [
     "HandlingUnit",
     "HistoryEvent",
     "Membership",
+    "OutboxMessage",
+    "OutboxStatus",
     "Reflection",
     "Reporter",
     "RoutingRule",

@@ -1,0 +1,450 @@
+"""The transactional outbox (DESIGN.md §6): enqueue with the change, deliver in batches.
+
+:func:`enqueue_for_event` is called by the lifecycle service (and intake) after the history row
+and before the one commit, so a message exists if and only if its state change does.
+
+:func:`dispatch` is a stateless batch driver, safe on several workers at once:
+
+1. it *claims* due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) by setting them ``sending``
+   with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
+2. renders each claimed row and hands them, grouped by channel, to the channel's ``send_batch``;
+3. records each outcome only if the row is still ``sending`` under *its* lease, so a row whose
+   status changed meanwhile (retried by an operator, reclaimed after the lease ran out) is
+   skipped. A row is therefore sent at most once per lease; only a dispatcher that outlives its
+   lease (crash, hang) can cause a second send, and that one carries the same idempotency key.
+
+``dispatch`` is a plain function that runs the async channels with :func:`asyncio.run`, so the
+CLI and synchronous Prefect tasks call it directly; code already inside an event loop awaits
+:func:`dispatch_async` instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from notifications import (
+    Channel,
+    ChannelName,
+    Message,
+    MessageKind,
+    Outcome,
+    OutcomeStatus,
+    format_local,
+    render,
+)
+from reflections import clock, deadlines
+from reflections.models import (
+    HandlingUnit,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    Reflection,
+    Reporter,
+    User,
+)
+from reflections.models.enums import LifecycleEvent, Role
+from reflections.settings import get_settings
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_FACTOR = 2
+BACKOFF_CAP = timedelta(hours=1)
+BACKOFF_JITTER = 0.2
+MAX_ATTEMPTS = 10
+MAX_AGE = timedelta(hours=24)
+TITLE_LENGTH = 80
+
+E = LifecycleEvent
+
+# The citizen's messages (DESIGN.md §6); every other event sends the citizen nothing.
+_CITIZEN_KINDS = {
+    E.SUBMIT: MessageKind.RECEIVED,
+    E.ASSIGN: MessageKind.ASSIGNED,
+    E.REASSIGN: MessageKind.ASSIGNED,
+    E.GRANT_EXTENSION: MessageKind.EXTENDED,
+    E.PROCESS: MessageKind.PROCESSED,
+    E.REOPEN: MessageKind.REOPENED,
+    E.CONFIRM: MessageKind.CONFIRMED,
+    E.REJECT: MessageKind.REJECTED,
+}
+
+
+@dataclass(frozen=True)
+class _Recipient:
+    channel: ChannelName
+    address: str
+    language: str
+
+
+# --- enqueue ---------------------------------------------------------------------------------
+
+
+def enqueue_for_event(
+    session: Session,
+    reflection: Reflection,
+    event: LifecycleEvent,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> list[OutboxMessage]:
+    """Add the outbox rows this event causes to the session (not committed: the caller's one
+    commit writes them with the change). ``reflection`` is already in its new state."""
+    assert reflection.id is not None
+    rows: list[OutboxMessage] = []
+    kind = _CITIZEN_KINDS.get(event)
+    if kind is not None:
+        for recipient in _citizen_recipients(session, reflection):
+            context = _citizen_context(session, reflection, kind, payload, recipient.language)
+            rows.append(_row(reflection, kind, recipient, context, now))
+    if event in (E.ASSIGN, E.REASSIGN) and reflection.handling_unit_id is not None:
+        staff = _staff(
+            session, Membership.handling_unit_id, reflection.handling_unit_id, Role.HANDLER
+        )
+        for recipient in staff:
+            context = _staff_context(session, reflection, recipient.language)
+            rows.append(_row(reflection, MessageKind.TASK_NEW, recipient, context, now))
+    if event is E.ESCALATE and reflection.escalated_to_id is not None:
+        area_id = reflection.escalated_to_id
+        staff = _staff(session, Membership.administrative_unit_id, area_id, Role.SUPERVISOR)
+        for recipient in staff:
+            context = _staff_context(session, reflection, recipient.language)
+            rows.append(_row(reflection, MessageKind.TASK_ESCALATED, recipient, context, now))
+    session.add_all(rows)
+    return rows
+
+
+def _row(
+    reflection: Reflection,
+    kind: MessageKind,
+    recipient: _Recipient,
+    context: dict[str, str],
+    now: datetime,
+) -> OutboxMessage:
+    # One row per (change, kind, channel, recipient): the version is the history row's seq.
+    who = hashlib.sha256(recipient.address.encode()).hexdigest()[:16]
+    key = f"r{reflection.id}-v{reflection.version}-{kind.value}-{recipient.channel}-{who}"
+    return OutboxMessage(
+        reflection_id=reflection.id,
+        kind=kind.value,
+        channel=recipient.channel,
+        recipient=recipient.address,
+        language=recipient.language,
+        context=context,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        idempotency_key=key,
+    )
+
+
+def _citizen_recipients(session: Session, reflection: Reflection) -> list[_Recipient]:
+    """The reporter's chosen channels; with no choice, every contact they left. A reflection
+    submitted without contact (anonymous) has no reporter and gets nothing."""
+    if reflection.reporter_id is None:
+        return []
+    reporter = session.get(Reporter, reflection.reporter_id)
+    if reporter is None:
+        return []
+    language = str(reporter.language or "vi")
+    contacts: dict[str, str | None] = {"sms": reporter.phone_e164, "email": reporter.email}
+    chosen = [str(channel) for channel in reporter.channels or []] or ["sms", "email"]
+    recipients = []
+    names: tuple[ChannelName, ...] = ("sms", "email")
+    for name in names:
+        address = contacts[name]
+        if name in chosen and address:
+            recipients.append(_Recipient(name, address, language))
+    return recipients
+
+
+def _staff(session: Session, scope: Any, scope_id: int, role: Role) -> list[_Recipient]:
+    """Active users of ``role`` with an email whose membership is in the scope."""
+    users = session.exec(
+        select(User)
+        .join(Membership, col(Membership.user_id) == User.id)
+        .where(
+            scope == scope_id,
+            User.role == role,
+            col(User.disabled).is_(False),
+            col(User.email).is_not(None),
+        )
+        .order_by(col(User.id))
+    ).all()
+    seen: set[int | None] = set()
+    recipients = []
+    for user in users:
+        if user.id in seen or not user.email:
+            continue
+        seen.add(user.id)
+        recipients.append(_Recipient("email", user.email, user.language.value))
+    return recipients
+
+
+def _link(reflection: Reflection) -> str:
+    return f"{get_settings().public_url.rstrip('/')}/r/{reflection.tracking_code}"
+
+
+def _unit_name(session: Session, reflection: Reflection, language: str) -> str:
+    unit = (
+        session.get(HandlingUnit, reflection.handling_unit_id)
+        if reflection.handling_unit_id is not None
+        else None
+    )
+    if unit is None:
+        return "(unassigned)" if language == "en" else "(chưa giao)"
+    return unit.name_en if language == "en" else unit.name
+
+
+def _citizen_context(
+    session: Session,
+    reflection: Reflection,
+    kind: MessageKind,
+    payload: Mapping[str, Any],
+    language: str,
+) -> dict[str, str]:
+    context = {"tracking_code": reflection.tracking_code, "link_url": _link(reflection)}
+    if kind is MessageKind.ASSIGNED:
+        context["unit_name"] = _unit_name(session, reflection, language)
+    elif kind is MessageKind.EXTENDED:
+        new_due = payload.get("new_due_at")
+        context["due_date"] = format_local(new_due, language) if new_due else ""
+    elif kind is MessageKind.PROCESSED:
+        context["result"] = reflection.result_text or ""
+    elif kind is MessageKind.REJECTED:
+        context["reason"] = reflection.rejection_reason or ""
+    return context
+
+
+def _staff_context(session: Session, reflection: Reflection, language: str) -> dict[str, str]:
+    step = deadlines.step_of(reflection)
+    due = deadlines.due_of(reflection, step) if step is not None else None
+    title = " ".join(reflection.description.split())
+    if len(title) > TITLE_LENGTH:
+        title = title[: TITLE_LENGTH - 1] + "…"
+    return {
+        "tracking_code": reflection.tracking_code,
+        "link_url": _link(reflection),
+        "unit_name": _unit_name(session, reflection, language),
+        "title": title,
+        "due_at": format_local(due, language) if due is not None else "—",
+    }
+
+
+# --- dispatch --------------------------------------------------------------------------------
+
+
+@dataclass
+class DispatchReport:
+    """Row ids by what became of them in this run."""
+
+    sent: list[int] = field(default_factory=list)
+    failed_permanent: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    dead: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)  # changed meanwhile: not ours any more
+
+    @property
+    def claimed(self) -> int:
+        return sum(
+            len(ids)
+            for ids in (self.sent, self.failed_permanent, self.retried, self.dead, self.skipped)
+        )
+
+
+def backoff(row_id: int, attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failure: 30 s doubling to at most 1 h, ±20% jitter.
+
+    The jitter is drawn from a generator seeded with the row and attempt, so it is the same
+    every time it is computed (tests can predict it) yet spreads rows apart."""
+    exponent = max(attempts - 1, 0)
+    delay = min(BACKOFF_BASE * BACKOFF_FACTOR**exponent, BACKOFF_CAP)
+    jitter = random.Random(row_id * 1000 + attempts).uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
+    result: timedelta = delay * (1 + jitter)
+    return result
+
+
+def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
+    """Lease due rows to this dispatcher: pending rows that are due, and rows whose previous
+    dispatcher's lease ran out (it died before recording)."""
+    due = (
+        select(OutboxMessage.id)
+        .where(
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    lease_until = now + timedelta(seconds=get_settings().outbox_lease_seconds)
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(due.scalar_subquery()),
+            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        .values(status=OutboxStatus.SENDING, next_attempt_at=lease_until)
+        .returning(col(OutboxMessage.id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return [(row[0], lease_until) for row in claimed]
+
+
+def _message(row: OutboxMessage) -> Message:
+    rendered = render(row.kind, row.language, row.context)
+    sms = row.channel == "sms"
+    return Message(
+        channel=cast(ChannelName, row.channel if row.channel in ("sms", "email") else "email"),
+        recipient=row.recipient,
+        language=rendered.language,
+        text=rendered.sms if sms else rendered.text,
+        idempotency_key=row.idempotency_key,
+        subject="" if sms else rendered.subject,
+        html=None if sms else rendered.html,
+    )
+
+
+async def dispatch_async(
+    session: Session,
+    now: datetime,
+    channels: Mapping[str, Channel],
+    batch_size: int = 100,
+) -> DispatchReport:
+    """Deliver up to ``batch_size`` due messages; see the module's docstring."""
+    report = DispatchReport()
+    claimed = _claim(session, now, batch_size)
+    if not claimed:
+        return report
+    lease_until = claimed[0][1]
+    ids = [row_id for row_id, _ in claimed]
+    session.expire_all()
+    rows = session.exec(
+        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
+    ).all()
+    outcomes: dict[int, Outcome] = {}
+    by_channel: dict[str, list[tuple[OutboxMessage, Message]]] = {}
+    for row in rows:
+        assert row.id is not None
+        try:
+            message = _message(row)
+        except Exception as exc:  # a template or context that cannot render never will
+            outcomes[row.id] = Outcome(
+                row.idempotency_key, OutcomeStatus.PERMANENT, error=f"render: {exc}"
+            )
+            continue
+        if row.channel not in channels:
+            outcomes[row.id] = Outcome.transient(message, f"no {row.channel} channel configured")
+            continue
+        by_channel.setdefault(row.channel, []).append((row, message))
+    # Nothing is held open while the providers answer: the claim was committed.
+    facts = {row.id: (row.attempts, row.created_at) for row in rows}
+    session.rollback()
+    for name, pairs in by_channel.items():
+        messages = [message for _, message in pairs]
+        try:
+            results = await channels[name].send_batch(messages)
+        except Exception as exc:  # channels should not raise; if one does, try again later
+            results = [Outcome.transient(m, f"{type(exc).__name__}: {exc}") for m in messages]
+        for (row, _), outcome in zip(pairs, results, strict=True):
+            assert row.id is not None
+            outcomes[row.id] = outcome
+    for row_id, (attempts, created_at) in facts.items():
+        assert row_id is not None
+        _record(session, row_id, attempts, created_at, outcomes[row_id], now, lease_until, report)
+    session.commit()
+    return report
+
+
+def dispatch(
+    session: Session,
+    now: datetime,
+    channels: Mapping[str, Channel],
+    batch_size: int = 100,
+) -> DispatchReport:
+    """Synchronous :func:`dispatch_async` (runs its own event loop; not for use inside one)."""
+    return asyncio.run(dispatch_async(session, now, channels, batch_size))
+
+
+def _record(
+    session: Session,
+    row_id: int,
+    previous_attempts: int,
+    created_at: datetime,
+    outcome: Outcome,
+    now: datetime,
+    lease_until: datetime,
+    report: DispatchReport,
+) -> None:
+    values: dict[str, Any]
+    if outcome.status is OutcomeStatus.SENT:
+        values = {
+            "status": OutboxStatus.SENT,
+            "provider_id": outcome.provider_id,
+            "sent_at": now,
+            "attempts": previous_attempts + 1,
+            "last_error": None,
+        }
+        bucket = report.sent
+    elif outcome.status is OutcomeStatus.PERMANENT:
+        values = {
+            "status": OutboxStatus.FAILED_PERMANENT,
+            "attempts": previous_attempts + 1,
+            "last_error": outcome.error,
+        }
+        bucket = report.failed_permanent
+    else:
+        attempts = previous_attempts + 1
+        too_old = now - created_at >= MAX_AGE
+        if attempts >= MAX_ATTEMPTS or too_old:
+            values = {"status": OutboxStatus.DEAD, "attempts": attempts}
+            bucket = report.dead
+        else:
+            values = {
+                "status": OutboxStatus.PENDING,
+                "attempts": attempts,
+                "next_attempt_at": now + backoff(row_id, attempts),
+            }
+            bucket = report.retried
+        values["last_error"] = outcome.error
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == row_id,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+            col(OutboxMessage.next_attempt_at) == lease_until,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) == 1:
+        bucket.append(row_id)
+    else:
+        report.skipped.append(row_id)
+
+
+def retry_dead(session: Session, ids: Sequence[int], now: datetime | None = None) -> list[int]:
+    """Put dead or permanently failed rows back in the queue (an operator fixed the cause);
+    returns the ids that were requeued. Sent, pending and sending rows are left alone."""
+    when = now or clock.now()
+    requeued = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(list(ids)),
+            col(OutboxMessage.status).in_([OutboxStatus.DEAD, OutboxStatus.FAILED_PERMANENT]),
+        )
+        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=when)
+        .returning(col(OutboxMessage.id))
+        .execution_options(synchronize_session=False)
+    ).all()
+    session.commit()
+    return sorted(row[0] for row in requeued)
