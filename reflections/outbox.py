@@ -41,7 +41,7 @@ from notifications import (
     format_local,
     render,
 )
-from reflections import clock, deadlines
+from reflections import clock, deadlines, leases
 from reflections.models import (
     HandlingUnit,
     Membership,
@@ -274,29 +274,20 @@ def backoff(row_id: int, attempts: int) -> timedelta:
 def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
     """Lease due rows to this dispatcher: pending rows that are due, and rows whose previous
     dispatcher's lease ran out (it died before recording)."""
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-            col(OutboxMessage.next_attempt_at) <= now,
-        )
-        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    )
     lease_until = now + timedelta(seconds=get_settings().outbox_lease_seconds)
-    claimed = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(due.scalar_subquery()),
+    claimed = leases.claim(
+        session,
+        OutboxMessage,
+        col(OutboxMessage.id),
+        due=[
             col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
             col(OutboxMessage.next_attempt_at) <= now,
-        )
-        .values(status=OutboxStatus.SENDING, next_attempt_at=lease_until)
-        .returning(col(OutboxMessage.id))
-        .execution_options(synchronize_session=False)
-    ).all()
-    session.commit()
+        ],
+        order_by=[col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)],
+        batch_size=batch_size,
+        lease={"status": OutboxStatus.SENDING, "next_attempt_at": lease_until},
+        returning=[col(OutboxMessage.id)],
+    )
     return [(row[0], lease_until) for row in claimed]
 
 

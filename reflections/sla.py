@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from reflections import deadlines, escalation
+from reflections import deadlines, escalation, leases
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import Conflict, EventNotAllowed
 from reflections.lifecycle.service import EventInput, apply_event
@@ -51,22 +51,17 @@ class SweepReport:
 
 def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, int]]:
     """Lease due reflections to this sweep: (id, version) pairs nobody else will take now."""
-    due = (
-        select(Reflection.id)
-        .where(col(Reflection.next_sla_at) <= now)
-        .order_by(col(Reflection.next_sla_at))
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
-    )
     lease_until = now + timedelta(seconds=get_settings().sla_lease_seconds)
-    claimed = session.execute(
-        update(Reflection)
-        .where(col(Reflection.id).in_(due.scalar_subquery()))
-        .values(next_sla_at=lease_until)
-        .returning(col(Reflection.id), col(Reflection.version))
-        .execution_options(synchronize_session=False)
-    ).all()
-    session.commit()
+    claimed = leases.claim(
+        session,
+        Reflection,
+        col(Reflection.id),
+        due=[col(Reflection.next_sla_at) <= now],
+        order_by=[col(Reflection.next_sla_at)],
+        batch_size=batch_size,
+        lease={"next_sla_at": lease_until},
+        returning=[col(Reflection.id), col(Reflection.version)],
+    )
     return [(row[0], row[1]) for row in claimed]
 
 
