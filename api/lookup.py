@@ -1,5 +1,7 @@
 """Resolving what requests name (codes, tracking codes) and what the caller may open."""
 
+from datetime import datetime
+
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
@@ -43,3 +45,10 @@ def open_reflection(
     elif not can_see(session, actor, reflection):
         raise NotFound(f"no reflection {tracking_code}")
     return reflection, actor
+
+
+def aware(value: datetime | None, field: str) -> datetime | None:
+    """Instants from callers must say their time zone; a naive one is a 422 naming the field."""
+    if value is not None and value.tzinfo is None:
+        raise InvalidInput(field, "needs a time zone, e.g. 2026-03-02T17:00:00+07:00")
+    return value

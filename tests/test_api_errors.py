@@ -260,3 +260,30 @@ def test_text_the_database_cannot_store_is_422(
     response = getattr(client, method)(path, **kwargs)
     assert response.status_code in (401, 422), response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_instants_without_a_time_zone_are_422(client: TestClient) -> None:
+    coordinator = as_user(client, "coordinator")
+    search = client.get(
+        "/api/v1/reflections", params={"created_from": "2026-01-01T00:00:00"}, headers=coordinator
+    )
+    assert_problem(search, 422, "created_from")
+    code = submit(client)["tracking_code"]
+    client.post(
+        f"/api/v1/reflections/{code}/classify",
+        headers=coordinator,
+        json={"category": "urban_order", "priority": "normal", "administrative_unit": "46.W19768"},
+    )
+    client.post(
+        f"/api/v1/reflections/{code}/assign",
+        headers=coordinator,
+        json={"handling_unit": "UBND.46.W19768"},
+    )
+    handler = as_user(client, "handler.phuxuan")
+    client.post(f"/api/v1/reflections/{code}/accept", headers=handler, json={})
+    naive = client.post(
+        f"/api/v1/reflections/{code}/extension/request",
+        headers=handler,
+        json={"reason": "chờ vật tư", "new_due_at": "2027-01-01T17:00:00"},
+    )
+    assert_problem(naive, 422, "new_due_at")

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, CallerDep, SessionDep
-from api.lookup import id_for_code, open_reflection
+from api.lookup import aware, id_for_code, open_reflection
 from api.problems import problem_responses
 from api.schemas import ReflectionView
 from api.views import reflection_view
@@ -77,12 +77,6 @@ def _unit(session: Session, code: str | None, field: str) -> int | None:
     return id_for_code(session, HandlingUnit, code, field)
 
 
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput(field, "needs a time zone, e.g. 2026-03-02T17:00:00+07:00")
-    return value
-
-
 # event, path, body model, and how the body becomes the domain's EventInput
 ACTIONS: list[tuple[LifecycleEvent, str, type[_Body], Callable[[Session, Any], EventInput]]] = [
     (
@@ -127,13 +121,13 @@ ACTIONS: list[tuple[LifecycleEvent, str, type[_Body], Callable[[Session, Any], E
         LifecycleEvent.REQUEST_EXTENSION,
         "extension/request",
         RequestExtension,
-        lambda s, b: EventInput(reason=b.reason, new_due_at=_aware(b.new_due_at, "new_due_at")),
+        lambda s, b: EventInput(reason=b.reason, new_due_at=aware(b.new_due_at, "new_due_at")),
     ),
     (
         LifecycleEvent.GRANT_EXTENSION,
         "extension/grant",
         GrantExtension,
-        lambda s, b: EventInput(reason=b.reason, new_due_at=_aware(b.new_due_at, "new_due_at")),
+        lambda s, b: EventInput(reason=b.reason, new_due_at=aware(b.new_due_at, "new_due_at")),
     ),
     (
         LifecycleEvent.DENY_EXTENSION,

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
-from api.lookup import id_for_code, open_reflection
+from api.lookup import aware, id_for_code, open_reflection
 from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
@@ -18,7 +18,7 @@ from reflections import queries
 from reflections.attachments import Photo, path_of
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden, InvalidInput, NotFound
+from reflections.lifecycle.errors import Forbidden, NotFound
 from reflections.lifecycle.intake import Submission, submit
 from reflections.models import AdministrativeUnit, Attachment, Reflection, User
 from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
@@ -206,8 +206,8 @@ def search(
         unit_code=unit,
         priority=priority,
         overdue=overdue,
-        created_from=_aware(created_from, "created_from"),
-        created_to=_aware(created_to, "created_to"),
+        created_from=aware(created_from, "created_from"),
+        created_to=aware(created_to, "created_to"),
         text=q,
     )
     statement = queries.search(session, actor, filters)
@@ -233,9 +233,3 @@ def my_reflections(
     return reflection_page(
         session, Actor.citizen(), statement, newest, limit, cursor, descending=True
     )
-
-
-def _aware(value: datetime | None, field: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise InvalidInput(field, "needs a time zone, e.g. 2025-07-01T00:00:00+07:00")
-    return value
