@@ -4,11 +4,11 @@ Built on first use through :func:`get_settings`, never at import, so that tests 
 can set the environment first.
 """
 
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -56,6 +56,34 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=256 * 1024, description="Largest JSON/form request.")
     max_photo_bytes: int = Field(default=5 * 1024 * 1024, description="Largest photo.")
     max_photos: int = Field(default=5, ge=0, description="Photos per submission or result.")
+
+    # Notifications (DESIGN.md §6). With neither SMTP nor Twilio set, messages go to the
+    # console (or notifications_file): the embedded default.
+    notifications_file: Path | None = Field(
+        default=None, description="Write console-channel messages here instead of stdout."
+    )
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "Phan anh hien truong <no-reply@reflections.invalid>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    smtp_starttls: bool = Field(default=False, description="STARTTLS on a plain connection.")
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = Field(
+        default="https://api.twilio.com", description="Point at a mock (Prism) or staging."
+    )
+    sms_strip_diacritics: bool = Field(
+        default=False, description="Send SMS without Vietnamese diacritics (GSM-7, fewer segments)."
+    )
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(7, 0)
+    email_per_second: float = Field(default=20.0, ge=0, description="0: no limit.")
+    sms_per_second: float = Field(default=5.0, ge=0, description="0: no limit.")
+    outbox_batch_size: int = Field(default=100, gt=0)
 
 
 @lru_cache(maxsize=1)

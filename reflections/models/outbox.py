@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Index, Text
+from sqlalchemy import false as sa_false
 from sqlmodel import JSON, Field, SQLModel
 
 import reflections.models.metadata  # noqa: F401  (naming convention first)
@@ -47,3 +48,12 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     idempotency_key: str = Field(max_length=200, unique=True)
+    urgent: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": sa_false()},
+        description="Sent in quiet hours too (an emergency, an escalation).",
+    )
+    delivery_status: str | None = Field(
+        default=None, max_length=16, description="The provider's last word: sent, delivered..."
+    )
+    delivery_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlmodel import JSON, Field, SQLModel
 
 import reflections.models.metadata  # noqa: F401  (naming convention first)
@@ -21,6 +22,10 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=20)
     language: Language = Field(default=Language.VI, sa_type=str_enum(Language))
+    channels: list[Channel] = Field(
+        default_factory=list, sa_type=JSON, description="Empty: email only."
+    )
+    opted_out: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     disabled: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -58,7 +63,10 @@ class Reporter(SQLModel, table=True):
     phone_e164: str | None = Field(default=None, max_length=20, index=True)
     email: str | None = Field(default=None, max_length=254, index=True)
     language: Language = Field(default=Language.VI, sa_type=str_enum(Language))
-    channels: list[Channel] = Field(default_factory=list, sa_type=JSON)
+    channels: list[Channel] = Field(
+        default_factory=list, sa_type=JSON, description="Empty: every contact left."
+    )
+    opted_out: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     anonymous: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
 
