@@ -51,7 +51,8 @@ from reflections.models import (
     Reporter,
     User,
 )
-from reflections.models.enums import LifecycleEvent, Role
+from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.quiet_hours import QuietHours
 from reflections.settings import get_settings
 
 BACKOFF_BASE = timedelta(seconds=30)
@@ -61,6 +62,7 @@ BACKOFF_JITTER = 0.2
 MAX_ATTEMPTS = 10
 MAX_AGE = timedelta(hours=24)
 TITLE_LENGTH = 80
+URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
 
 E = LifecycleEvent
 
@@ -78,7 +80,7 @@ _CITIZEN_KINDS = {
 
 
 @dataclass(frozen=True)
-class _Recipient:
+class Recipient:
     channel: ChannelName
     address: str
     language: str
@@ -103,35 +105,74 @@ def enqueue_for_event(
         for recipient in _citizen_recipients(session, reflection):
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
             rows.append(_row(reflection, kind, recipient, context, now))
-    if event in (E.ASSIGN, E.REASSIGN) and reflection.handling_unit_id is not None:
-        staff = _staff(
-            session, Membership.handling_unit_id, reflection.handling_unit_id, Role.HANDLER
-        )
-        for recipient in staff:
-            context = _staff_context(session, reflection, recipient.language)
-            rows.append(_row(reflection, MessageKind.TASK_NEW, recipient, context, now))
-    if event is E.ESCALATE and reflection.escalated_to_id is not None:
-        area_id = reflection.escalated_to_id
-        staff = _staff(session, Membership.administrative_unit_id, area_id, Role.SUPERVISOR)
-        for recipient in staff:
-            context = _staff_context(session, reflection, recipient.language)
-            rows.append(_row(reflection, MessageKind.TASK_ESCALATED, recipient, context, now))
+    staff_kind, staff = _staff_message(session, reflection, event)
+    for recipient in staff:
+        assert staff_kind is not None
+        context = _staff_context(session, reflection, recipient.language)
+        rows.append(_row(reflection, staff_kind, recipient, context, now))
     session.add_all(rows)
     return rows
+
+
+def _staff_message(
+    session: Session, reflection: Reflection, event: LifecycleEvent
+) -> tuple[MessageKind | None, list[Recipient]]:
+    """Who among the staff hears of this event: the unit's handlers of a new task or a
+    reminder (the coordinators while it still waits for classification), the supervisors of
+    the area it was escalated to."""
+    unit_id = reflection.handling_unit_id
+    if event in (E.ASSIGN, E.REASSIGN) and unit_id is not None:
+        return MessageKind.TASK_NEW, _staff(
+            session, Role.HANDLER, col(Membership.handling_unit_id) == unit_id
+        )
+    if event is E.REMIND:
+        if unit_id is not None and reflection.state is LifecycleState.ASSIGNED:
+            handlers = col(Membership.handling_unit_id) == unit_id
+            return MessageKind.TASK_REMINDER, _staff(session, Role.HANDLER, handlers)
+        return MessageKind.TASK_REMINDER, _staff(session, Role.COORDINATOR)
+    if event is E.ESCALATE and reflection.escalated_to_id is not None:
+        area = col(Membership.administrative_unit_id) == reflection.escalated_to_id
+        return MessageKind.TASK_ESCALATED, _staff(session, Role.SUPERVISOR, area)
+    return None, []
 
 
 def _row(
     reflection: Reflection,
     kind: MessageKind,
-    recipient: _Recipient,
-    context: dict[str, str],
+    recipient: Recipient,
+    context: dict[str, Any],
     now: datetime,
 ) -> OutboxMessage:
     # One row per (change, kind, channel, recipient): the version is the history row's seq.
-    who = hashlib.sha256(recipient.address.encode()).hexdigest()[:16]
-    key = f"r{reflection.id}-v{reflection.version}-{kind.value}-{recipient.channel}-{who}"
-    return OutboxMessage(
+    key = f"r{reflection.id}-v{reflection.version}-{kind.value}-{recipient.channel}"
+    return new_message(
+        kind,
+        recipient,
+        context,
+        now,
+        idempotency_key=f"{key}-{_fingerprint(recipient.address)}",
         reflection_id=reflection.id,
+        urgent=reflection.priority is Priority.EMERGENCY or kind in URGENT_KINDS,
+    )
+
+
+def _fingerprint(address: str) -> str:
+    return hashlib.sha256(address.encode()).hexdigest()[:16]
+
+
+def new_message(
+    kind: MessageKind,
+    recipient: Recipient,
+    context: dict[str, Any],
+    now: datetime,
+    *,
+    idempotency_key: str,
+    reflection_id: int | None = None,
+    urgent: bool = False,
+) -> OutboxMessage:
+    """A pending outbox row, due now."""
+    return OutboxMessage(
+        reflection_id=reflection_id,
         kind=kind.value,
         channel=recipient.channel,
         recipient=recipient.address,
@@ -141,51 +182,53 @@ def _row(
         attempts=0,
         next_attempt_at=now,
         created_at=now,
-        idempotency_key=key,
+        idempotency_key=idempotency_key,
+        urgent=urgent,
     )
 
 
-def _citizen_recipients(session: Session, reflection: Reflection) -> list[_Recipient]:
+def _citizen_recipients(session: Session, reflection: Reflection) -> list[Recipient]:
     """The reporter's chosen channels; with no choice, every contact they left. A reflection
-    submitted without contact (anonymous) has no reporter and gets nothing."""
+    submitted without contact (anonymous), or by a reporter who opted out, gets nothing."""
     if reflection.reporter_id is None:
         return []
     reporter = session.get(Reporter, reflection.reporter_id)
-    if reporter is None:
+    if reporter is None or reporter.opted_out:
         return []
-    language = str(reporter.language or "vi")
-    contacts: dict[str, str | None] = {"sms": reporter.phone_e164, "email": reporter.email}
+    contacts = {"sms": reporter.phone_e164, "email": reporter.email}
     chosen = [str(channel) for channel in reporter.channels or []] or ["sms", "email"]
-    recipients = []
+    return _recipients(contacts, chosen, str(reporter.language or "vi"))
+
+
+def _recipients(
+    contacts: Mapping[str, str | None], chosen: Sequence[str], language: str
+) -> list[Recipient]:
     names: tuple[ChannelName, ...] = ("sms", "email")
-    for name in names:
-        address = contacts[name]
-        if name in chosen and address:
-            recipients.append(_Recipient(name, address, language))
-    return recipients
+    return [
+        Recipient(name, address, language)
+        for name in names
+        if name in chosen and (address := contacts.get(name))
+    ]
 
 
-def _staff(session: Session, scope: Any, scope_id: int, role: Role) -> list[_Recipient]:
-    """Active users of ``role`` with an email whose membership is in the scope."""
-    users = session.exec(
-        select(User)
-        .join(Membership, col(Membership.user_id) == User.id)
-        .where(
-            scope == scope_id,
-            User.role == role,
-            col(User.disabled).is_(False),
-            col(User.email).is_not(None),
-        )
-        .order_by(col(User.id))
-    ).all()
-    seen: set[int | None] = set()
-    recipients = []
-    for user in users:
-        if user.id in seen or not user.email:
-            continue
-        seen.add(user.id)
-        recipients.append(_Recipient("email", user.email, user.language.value))
-    return recipients
+def staff_recipients(user: User) -> list[Recipient]:
+    """A staff member's channels: email unless they also (or only) chose SMS; none when
+    they opted out or are disabled."""
+    if user.opted_out or user.disabled:
+        return []
+    chosen = [str(channel) for channel in user.channels or []] or ["email"]
+    return _recipients({"sms": user.phone, "email": user.email}, chosen, user.language.value)
+
+
+def _staff(session: Session, role: Role, *scope: Any) -> list[Recipient]:
+    """The recipients among active users of ``role`` with a membership in the scope."""
+    query = select(User).where(
+        User.role == role, col(User.disabled).is_(False), col(User.opted_out).is_(False)
+    )
+    if scope:
+        query = query.where(col(User.id).in_(select(Membership.user_id).where(*scope)))
+    users = session.exec(query.order_by(col(User.id))).all()
+    return [recipient for user in users for recipient in staff_recipients(user)]
 
 
 def _link(reflection: Reflection) -> str:
@@ -209,8 +252,11 @@ def _citizen_context(
     kind: MessageKind,
     payload: Mapping[str, Any],
     language: str,
-) -> dict[str, str]:
-    context = {"tracking_code": reflection.tracking_code, "link_url": _link(reflection)}
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "tracking_code": reflection.tracking_code,
+        "link_url": _link(reflection),
+    }
     if kind is MessageKind.ASSIGNED:
         context["unit_name"] = _unit_name(session, reflection, language)
     elif kind is MessageKind.EXTENDED:
@@ -223,7 +269,7 @@ def _citizen_context(
     return context
 
 
-def _staff_context(session: Session, reflection: Reflection, language: str) -> dict[str, str]:
+def _staff_context(session: Session, reflection: Reflection, language: str) -> dict[str, Any]:
     step = deadlines.step_of(reflection)
     due = deadlines.due_of(reflection, step) if step is not None else None
     title = " ".join(reflection.description.split())
@@ -250,13 +296,29 @@ class DispatchReport:
     retried: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # changed meanwhile: not ours any more
+    held: list[int] = field(default_factory=list)  # non-urgent SMS in quiet hours
+
+    def _buckets(self) -> tuple[list[int], ...]:
+        return (
+            self.sent,
+            self.failed_permanent,
+            self.retried,
+            self.dead,
+            self.skipped,
+            self.held,
+        )
 
     @property
     def claimed(self) -> int:
-        return sum(
-            len(ids)
-            for ids in (self.sent, self.failed_permanent, self.retried, self.dead, self.skipped)
-        )
+        return sum(len(ids) for ids in self._buckets())
+
+    def add(self, other: DispatchReport) -> None:
+        for mine, theirs in zip(self._buckets(), other._buckets(), strict=True):
+            mine.extend(theirs)
+
+    def counts(self) -> dict[str, int]:
+        names = ("sent", "failed_permanent", "retried", "dead", "skipped", "held")
+        return {name: len(ids) for name, ids in zip(names, self._buckets(), strict=True)}
 
 
 def backoff(row_id: int, attempts: int) -> timedelta:
@@ -324,8 +386,13 @@ async def dispatch_async(
     ).all()
     outcomes: dict[int, Outcome] = {}
     by_channel: dict[str, list[tuple[OutboxMessage, Message]]] = {}
+    quiet = QuietHours.from_settings()
+    morning = quiet.release(now)
+    held_ids = [row.id for row in rows if row.channel == "sms" and not row.urgent and morning > now]
     for row in rows:
         assert row.id is not None
+        if row.id in held_ids:
+            continue
         try:
             message = _message(row)
         except Exception as exc:  # a template or context that cannot render never will
@@ -338,7 +405,7 @@ async def dispatch_async(
             continue
         by_channel.setdefault(row.channel, []).append((row, message))
     # Nothing is held open while the providers answer: the claim was committed.
-    facts = {row.id: (row.attempts, row.created_at) for row in rows}
+    facts = {row.id: (row.attempts, row.created_at) for row in rows if row.id not in held_ids}
     session.rollback()
     for name, pairs in by_channel.items():
         messages = [message for _, message in pairs]
@@ -352,8 +419,34 @@ async def dispatch_async(
     for row_id, (attempts, created_at) in facts.items():
         assert row_id is not None
         _record(session, row_id, attempts, created_at, outcomes[row_id], now, lease_until, report)
+    for row_id in held_ids:
+        assert row_id is not None
+        values = {"status": OutboxStatus.PENDING, "next_attempt_at": morning}
+        ours = _update_if_ours(session, row_id, lease_until, values)
+        (report.held if ours else report.skipped).append(row_id)
     session.commit()
     return report
+
+
+async def drain_async(
+    session: Session,
+    channels: Mapping[str, Channel],
+    at: datetime | None = None,
+    batch_size: int = 100,
+    max_batches: int | None = None,
+) -> DispatchReport:
+    """Dispatch batches until one claims nothing (or ``max_batches``). Each batch reads the
+    clock afresh, so its lease is counted from when it starts; ``at`` fixes the instant for
+    drills."""
+    total = DispatchReport()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        report = await dispatch_async(session, at or clock.now(), channels, batch_size)
+        batches += 1
+        total.add(report)
+        if report.claimed == 0 or report.claimed == len(report.skipped):
+            break
+    return total
 
 
 def dispatch(
@@ -407,6 +500,15 @@ def _record(
             }
             bucket = report.retried
         values["last_error"] = outcome.error
+    (bucket if _update_if_ours(session, row_id, lease_until, values) else report.skipped).append(
+        row_id
+    )
+
+
+def _update_if_ours(
+    session: Session, row_id: int, lease_until: datetime, values: Mapping[str, Any]
+) -> bool:
+    """Write ``values`` if the row is still ``sending`` under this dispatcher's lease."""
     result = session.execute(
         update(OutboxMessage)
         .where(
@@ -417,10 +519,7 @@ def _record(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if getattr(result, "rowcount", 0) == 1:
-        bucket.append(row_id)
-    else:
-        report.skipped.append(row_id)
+    return getattr(result, "rowcount", 0) == 1
 
 
 def retry_dead(session: Session, ids: Sequence[int], now: datetime | None = None) -> list[int]:

@@ -20,6 +20,7 @@ from reflections.db import get_engine
 from reflections.seed.loader import seed
 from reflections.settings import get_settings
 from tests.databases import scratch_postgres
+from tests.peers import prism_url  # noqa: F401 - a session fixture: one Prism for all modules
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -64,6 +65,11 @@ def database_url(_session_tmp: Path) -> Iterator[str]:
         previous = os.environ.get("REFLECTIONS_DATABASE_URL")
         os.environ["REFLECTIONS_DATABASE_URL"] = url
         os.environ.setdefault("REFLECTIONS_DEMO_PASSWORD", "demo-password")
+        # Quiet hours would make SMS tests depend on the hour CI runs at: off here, and
+        # switched on with a frozen clock by the tests about them (test_quiet_hours.py).
+        os.environ["REFLECTIONS_QUIET_HOURS_START"] = os.environ["REFLECTIONS_QUIET_HOURS_END"] = (
+            "00:00"
+        )
         get_settings.cache_clear()
         get_engine.cache_clear()
         migrate.upgrade(url)
