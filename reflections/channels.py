@@ -10,7 +10,6 @@ from collections.abc import Mapping
 
 from notifications import (
     Channel,
-    ChannelName,
     ConsoleChannel,
     SmtpChannel,
     SmtpConfig,
@@ -57,7 +56,7 @@ def twilio_config(settings: Settings) -> TwilioConfig | None:
     )
 
 
-def configured_channels(settings: Settings | None = None) -> Mapping[ChannelName, Channel]:
+def configured_channels(settings: Settings | None = None) -> Mapping[str, Channel]:
     """Build the channels once per dispatcher (the rate limit lives in them)."""
     settings = settings or get_settings()
     console = ConsoleChannel(path=settings.notifications_file)
