@@ -1,7 +1,5 @@
 """The scheduled flows, one place: ``reflections serve`` serves these, and ``prefect.yaml``
 declares the same deployments for workers (a test keeps the two in step).
-
-The notification dispatcher is not here yet: see ``flows/dispatch.py``.
 """
 
 from dataclasses import dataclass
@@ -14,6 +12,7 @@ from prefect.types.entrypoint import EntrypointType
 
 from flows.confirmations import auto_confirm
 from flows.digest import daily_digest
+from flows.dispatch import dispatch_notifications
 from flows.sla import sla_sweep
 from flows.support import TIME_ZONE
 
@@ -34,6 +33,12 @@ SCHEDULED = (
     Scheduled(sla_sweep, "every-minute", "* * * * *", "flows/sla.py:sla_sweep"),
     Scheduled(auto_confirm, "hourly", "0 * * * *", "flows/confirmations.py:auto_confirm"),
     Scheduled(daily_digest, "morning", "0 7 * * *", "flows/digest.py:daily_digest"),
+    Scheduled(
+        dispatch_notifications,
+        "every-minute",
+        "* * * * *",
+        "flows/dispatch.py:dispatch_notifications",
+    ),
 )
 
 

@@ -1,6 +1,6 @@
 """The handlers' morning digest (DESIGN.md §6), daily at 07:00 Hue time: each handler's open
-tasks, oldest first. For now it is written to the flow run's log; sending it by email or SMS
-arrives with the notifications work."""
+tasks, oldest first, written to the outbox (once per handler and day) for the dispatcher to
+send, and summarised in the flow run's log."""
 
 import asyncio
 from datetime import datetime
@@ -9,12 +9,14 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.support import domain_session, instant, local
-from reflections import sla
+from reflections import digest, sla
 
 
-def _collect(now: datetime) -> dict[str, list[sla.Task]]:
-    with domain_session(now, drill=False) as session:
-        return sla.open_tasks_by_handler(session)
+def _collect(now: datetime, drill: bool) -> tuple[dict[str, list[sla.Task]], int]:
+    with domain_session(now, drill) as session:
+        tasks = sla.open_tasks_by_handler(session)
+        written = digest.enqueue_daily_digests(session, now)
+        return tasks, len(written)
 
 
 def _line(task: sla.Task, now: datetime) -> str:
@@ -29,18 +31,24 @@ async def daily_digest(at: datetime | None = None) -> dict[str, Any]:
     """The digest as of ``at`` (default: now), which decides what counts as overdue."""
     now = instant(at)
     logger = get_run_logger()
-    digest = await asyncio.to_thread(_collect, now)
-    for username, tasks in digest.items():
+    by_handler, messages = await asyncio.to_thread(_collect, now, at is not None)
+    for username, tasks in by_handler.items():
         overdue = sum(1 for task in tasks if task.due_at is not None and task.due_at < now)
         logger.info("%s: %d open task(s), %d overdue, oldest first", username, len(tasks), overdue)
         for task in tasks:
             logger.info("  %s", _line(task, now))
-    logger.info("digest as of %s: %d handler(s)", local(now), len(digest))
+    logger.info(
+        "digest as of %s: %d handler(s), %d message(s) queued",
+        local(now),
+        len(by_handler),
+        messages,
+    )
     return {
         "at": now.isoformat(),
-        "handlers": len(digest),
-        "tasks": sum(len(tasks) for tasks in digest.values()),
+        "handlers": len(by_handler),
+        "tasks": sum(len(tasks) for tasks in by_handler.values()),
+        "messages": messages,
         "by_handler": {
-            name: [task.tracking_code for task in tasks] for name, tasks in digest.items()
+            name: [task.tracking_code for task in tasks] for name, tasks in by_handler.items()
         },
     }

@@ -62,7 +62,7 @@ class DigestTask:
     tracking_code: str
     title: str
     received_at: datetime
-    due_at: datetime
+    due_at: datetime | None
 
 
 def _aware(moment: datetime) -> datetime:
@@ -100,7 +100,7 @@ def digest_tasks(
             "tracking_code": task.tracking_code,
             "title": task.title,
             "received_at": format_local(task.received_at, language),
-            "due_at": format_local(task.due_at, language),
+            "due_at": format_local(task.due_at, language) if task.due_at else "—",
         }
         for task in ordered
     ]

@@ -52,6 +52,7 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.models.reflection import short_title
 from reflections.quiet_hours import QuietHours
 from reflections.settings import get_settings
 
@@ -61,7 +62,6 @@ BACKOFF_CAP = timedelta(hours=1)
 BACKOFF_JITTER = 0.2
 MAX_ATTEMPTS = 10
 MAX_AGE = timedelta(hours=24)
-TITLE_LENGTH = 80
 URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
 
 E = LifecycleEvent
@@ -272,14 +272,11 @@ def _citizen_context(
 def _staff_context(session: Session, reflection: Reflection, language: str) -> dict[str, Any]:
     step = deadlines.step_of(reflection)
     due = deadlines.due_of(reflection, step) if step is not None else None
-    title = " ".join(reflection.description.split())
-    if len(title) > TITLE_LENGTH:
-        title = title[: TITLE_LENGTH - 1] + "…"
     return {
         "tracking_code": reflection.tracking_code,
         "link_url": _link(reflection),
         "unit_name": _unit_name(session, reflection, language),
-        "title": title,
+        "title": short_title(reflection.description),
         "due_at": format_local(due, language) if due is not None else "—",
     }
 

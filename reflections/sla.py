@@ -23,6 +23,7 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
+from reflections.models.reflection import short_title
 from reflections.settings import get_settings
 
 
@@ -174,6 +175,7 @@ def auto_confirm(session: Session, now: datetime, batch_size: int = 200) -> list
 @dataclass(frozen=True)
 class Task:
     tracking_code: str
+    title: str
     state: str
     stage: str | None
     due_at: datetime | None
@@ -199,6 +201,7 @@ def open_tasks_by_handler(session: Session) -> dict[str, list[Task]]:
         digest.setdefault(username, []).append(
             Task(
                 reflection.tracking_code,
+                short_title(reflection.description),
                 reflection.state.value,
                 reflection.assignment_stage.value if reflection.assignment_stage else None,
                 deadlines.due_of(reflection, step) if step else None,

@@ -20,7 +20,7 @@ from reflections.db import get_engine
 from reflections.seed.loader import seed
 from reflections.settings import get_settings
 from tests.databases import scratch_postgres
-from tests.peers import prism_url  # noqa: F401 - a session fixture: one Prism for all modules
+from tests.peers import prism_process, prism_url  # noqa: F401 - one Prism for all modules
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -142,5 +142,6 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         PREFECT_SERVER_ANALYTICS_ENABLED: False,
         PREFECT_SERVER_SERVICES_EVENT_PERSISTER_FLUSH_INTERVAL: 0.2,
     }
-    with temporary_settings(updates=updates), prefect_test_harness():
+    # A loaded machine can take longer than the default 30 s to start the server.
+    with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=120):
         yield

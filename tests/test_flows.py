@@ -26,11 +26,19 @@ from sqlmodel import Session, col, select
 from flows.confirmations import auto_confirm
 from flows.deployments import SCHEDULED, runner_deployments
 from flows.digest import daily_digest
+from flows.dispatch import dispatch_notifications
 from flows.sla import sla_sweep
 from flows.support import TIME_ZONE, instant
 from reflections import clock, deadlines, migrate
 from reflections.db import get_engine
-from reflections.models import HistoryEvent, Membership, Reflection, User
+from reflections.models import (
+    HistoryEvent,
+    Membership,
+    OutboxMessage,
+    OutboxStatus,
+    Reflection,
+    User,
+)
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
 from reflections.seed import loader
 from reflections.settings import get_settings
@@ -58,6 +66,17 @@ def flow_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
             os.environ["REFLECTIONS_DATABASE_URL"] = database_url
             get_settings.cache_clear()
             get_engine.cache_clear()
+
+
+@pytest.fixture
+def console_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Where the console channel (nothing else configured) writes the dispatched messages."""
+    path = tmp_path / "messages.txt"
+    monkeypatch.setenv("REFLECTIONS_NOTIFICATIONS_FILE", str(path))
+    get_settings.cache_clear()
+    yield path
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -171,8 +190,8 @@ def test_auto_confirm_confirms_once_the_window_has_closed(db: Session) -> None:
 
 
 @pytest.mark.usefixtures("prefect_harness")
-def test_daily_digest_logs_each_handlers_open_tasks_oldest_first(
-    db: Session, caplog: pytest.LogCaptureFixture
+def test_daily_digest_logs_and_queues_each_handlers_open_tasks_oldest_first(
+    db: Session, caplog: pytest.LogCaptureFixture, console_file: Path
 ) -> None:
     username, unit_id = db.exec(
         select(User.username, Membership.handling_unit_id)
@@ -208,6 +227,35 @@ def test_daily_digest_logs_each_handlers_open_tasks_oldest_first(
     assert any(line.startswith(f"{username}: ") for line in logged)
     lines = [line for line in logged if any(code in line for code in codes)]
     assert [line.split()[0] for line in lines] == codes
+
+    # The digest is queued for the handler once a day; the dispatcher flow delivers it.
+    [message] = _digests_for(db, username)
+    assert [
+        task["tracking_code"] for task in message.context["tasks"] if task["tracking_code"] in codes
+    ] == codes
+    again = asyncio.run(daily_digest(at=now + timedelta(minutes=5)))
+    assert again["messages"] == 0 and len(_digests_for(db, username)) == 1
+
+    sent = asyncio.run(dispatch_notifications(at=now))
+    assert sent["sent"] >= 1
+    db.expire_all()
+    [message] = _digests_for(db, username)
+    assert message.status is OutboxStatus.SENT
+    written = console_file.read_text(encoding="utf-8")
+    assert f"key: {message.idempotency_key}" in written
+    assert "nhiệm vụ đang mở" in written  # the Vietnamese digest
+
+
+def _digests_for(session: Session, username: str) -> list[OutboxMessage]:
+    user = session.exec(select(User).where(User.username == username)).one()
+    return list(
+        session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "daily_digest",
+                OutboxMessage.recipient == user.email,
+            )
+        )
+    )
 
 
 async def _digest_state(at: datetime) -> State[dict[str, Any]]:
@@ -245,7 +293,7 @@ def test_prefect_yaml_declares_the_same_deployments_for_a_process_pool() -> None
         "prefect.deployments.steps.set_working_directory": {"directory": "{{ $REFLECTIONS_HOME }}"}
     }
     declared = {d["entrypoint"]: d for d in config["deployments"]}
-    assert set(declared) == {item.entrypoint for item in SCHEDULED}  # no dispatcher yet
+    assert set(declared) == {item.entrypoint for item in SCHEDULED}
     for item in SCHEDULED:
         deployment = declared[item.entrypoint]
         assert deployment["name"] == item.deployment

@@ -136,3 +136,9 @@ class HistoryEvent(SQLModel, table=True):
     occurred_at: datetime = Field(sa_type=UTCDateTime, index=True)
     prev_hash: str | None = Field(default=None, max_length=64)
     hash: str = Field(default="", max_length=64, description="Set by lifecycle.history.append.")
+
+
+def short_title(description: str, length: int = 80) -> str:
+    """A reflection's description on one line, cut to ``length`` characters for lists."""
+    title = " ".join(description.split())
+    return title if len(title) <= length else title[: length - 1] + "…"
