@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from api import open311, problems
 from api.limits import BodySizeLimit
-from api.routes import actions, admin, auth, inboxes, reflections
+from api.routes import actions, admin, auth, inboxes, preferences, reflections, twilio_status
 from reflections.db import get_engine
 from reflections.migrate import ensure_migrated
 from reflections.settings import get_settings
@@ -33,7 +33,7 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodySizeLimit, json_bytes=settings.max_json_bytes, multipart_bytes=photos_bytes
     )
-    for module in (auth, reflections, actions, inboxes, open311, admin):
+    for module in (auth, reflections, actions, inboxes, preferences, open311, admin, twilio_status):
         app.include_router(module.router)
 
     @app.get("/api/v1/health", tags=["operations"])
