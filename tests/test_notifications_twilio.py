@@ -10,13 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,49 +17,9 @@ from twilio.base.exceptions import TwilioRestException
 
 from notifications import Message, OutcomeStatus, TwilioChannel, TwilioConfig
 from notifications.sms import BaseUrlHttpClient, classify_twilio_error
+from tests.peers import free_port
 
-REPO = Path(__file__).parents[1]
-SPEC = Path(__file__).parents[2] / "shared" / "twilio" / "twilio_api_v2010.json"
-PRISM = REPO / "node_modules" / ".bin" / "prism"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def prism_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not SPEC.is_file():
-        pytest.skip(f"Twilio's OpenAPI spec is not at {SPEC} (shared/ beside the repo)")
-    if not PRISM.exists():
-        pytest.skip("Prism is not installed: run `make install` (it runs `npm ci`)")
-    port = free_port()
-    log = tmp_path_factory.mktemp("prism") / "prism.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(PRISM), "mock", str(SPEC), "-p", str(port), "-h", "127.0.0.1"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own group, so teardown stops node and children
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while b"is listening" not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("Prism did not start:\n" + log.read_text(errors="replace")[-2000:])
-            time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def config(base_url: str, **overrides: Any) -> TwilioConfig:
