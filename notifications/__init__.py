@@ -1,7 +1,14 @@
 """Channels (SMS, email, console) and message templates; knows nothing of reflections."""
 
 from notifications.console import ConsoleChannel, select_channels
-from notifications.messages import Channel, ChannelName, Message, Outcome, OutcomeStatus
+from notifications.messages import (
+    Channel,
+    ChannelName,
+    Message,
+    OnOutcome,
+    Outcome,
+    OutcomeStatus,
+)
 from notifications.segments import SmsSize, fold_to_ascii, sms_size, sms_text
 from notifications.sms import TwilioChannel, TwilioConfig
 from notifications.smtp import SmtpChannel, SmtpConfig
@@ -22,6 +29,7 @@ __all__ = [
     "DigestTask",
     "Message",
     "MessageKind",
+    "OnOutcome",
     "Outcome",
     "OutcomeStatus",
     "RenderedMessage",

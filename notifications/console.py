@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Literal, TextIO
 
-from notifications.messages import Channel, ChannelName, Message, Outcome
+from notifications.messages import Channel, ChannelName, Message, OnOutcome, Outcome, told
 
 
 def _readable(message: Message) -> str:
@@ -52,15 +52,18 @@ class ConsoleChannel:
             stream.write(text)
             stream.flush()
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         outcomes = []
-        for message in messages:
+        for index, message in enumerate(messages):
             try:
                 self._write(self._render(message))
             except OSError as exc:  # a full disk or a missing mount may come back
-                outcomes.append(Outcome.transient(message, f"{type(exc).__name__}: {exc}"))
+                outcome = Outcome.transient(message, f"{type(exc).__name__}: {exc}")
             else:
-                outcomes.append(Outcome.sent(message, f"console:{message.idempotency_key}"))
+                outcome = Outcome.sent(message, f"console:{message.idempotency_key}")
+            outcomes.append(told(on_outcome, index, outcome))
         return outcomes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -56,11 +56,25 @@ class Outcome:
         return cls(message.idempotency_key, OutcomeStatus.PERMANENT, error=error)
 
 
+OnOutcome = Callable[[int, Outcome], None]
+"""Told each message's outcome (its index in the batch) as soon as it is known."""
+
+
 class Channel(Protocol):
     """A delivery channel. It never raises for one bad message: it returns one Outcome per
-    message, in order, so a batch is never lost to its worst member."""
+    message, in order, so a batch is never lost to its worst member; and it reports each
+    outcome to ``on_outcome`` as it goes, so the caller can record it before the next send."""
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]: ...
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]: ...
+
+
+def told(on_outcome: OnOutcome | None, index: int, outcome: Outcome) -> Outcome:
+    """Report ``outcome`` (if anyone listens) and return it."""
+    if on_outcome is not None:
+        on_outcome(index, outcome)
+    return outcome
 
 
 def wrong_channel(message: Message, expected: ChannelName) -> Outcome:

@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from notifications.messages import Channel, Message, Outcome
+from notifications.messages import Channel, Message, OnOutcome, Outcome, told
 
 
 class RateLimitedChannel:
@@ -45,16 +45,25 @@ class RateLimitedChannel:
         if self._tokens < 1:
             await self._sleep((1 - self._tokens) / self.per_second)
             self._refill()
-        granted = min(wanted, int(self._tokens))
+        # At least one: the wait was for one token, which float rounding may leave at 0.999…
+        granted = max(1, min(wanted, int(self._tokens)))
         self._tokens -= granted
         return granted
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         outcomes: list[Outcome] = []
         position = 0
         while position < len(messages):
             granted = await self._take(len(messages) - position)
-            outcomes += await self.inner.send_batch(messages[position : position + granted])
+            offset = position
+
+            def shifted(index: int, outcome: Outcome, offset: int = offset) -> None:
+                told(on_outcome, offset + index, outcome)
+
+            chunk = messages[position : position + granted]
+            outcomes += await self.inner.send_batch(chunk, shifted)
             position += granted
         return outcomes
 

@@ -13,7 +13,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from notifications.messages import Message, Outcome, wrong_channel
+from notifications.messages import Message, OnOutcome, Outcome, told, wrong_channel
 from notifications.segments import sms_text
 
 TWILIO_API = "https://api.twilio.com"
@@ -128,5 +128,10 @@ class TwilioChannel:
             _idempotency_token.reset(token)
         return Outcome.sent(message, sid)
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
-        return [await self._send_one(message) for message in messages]
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
+        return [
+            told(on_outcome, index, await self._send_one(message))
+            for index, message in enumerate(messages)
+        ]

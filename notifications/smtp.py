@@ -10,7 +10,7 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from notifications.messages import Message, Outcome, wrong_channel
+from notifications.messages import Message, OnOutcome, Outcome, told, wrong_channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,50 +90,57 @@ class SmtpChannel:
             timeout=c.timeout,
         )
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         outcomes: dict[int, Outcome] = {}
+
+        def settle(index: int, outcome: Outcome) -> None:
+            outcomes[index] = told(on_outcome, index, outcome)
+
         pending: list[tuple[int, Message, EmailMessage]] = []
         for index, message in enumerate(messages):
             if message.channel != "email":
-                outcomes[index] = wrong_channel(message, "email")
-                continue
-            if "@" not in message.recipient:
-                outcomes[index] = Outcome.permanent(message, "invalid recipient address")
-                continue
-            try:
-                pending.append((index, message, build_email(message, self.config.from_address)))
-            except (ValueError, TypeError) as exc:  # e.g. a newline in a header
-                outcomes[index] = Outcome.permanent(message, f"invalid message: {exc}")
+                settle(index, wrong_channel(message, "email"))
+            elif "@" not in message.recipient:
+                settle(index, Outcome.permanent(message, "invalid recipient address"))
+            else:
+                try:
+                    mail = build_email(message, self.config.from_address)
+                except (ValueError, TypeError) as exc:  # e.g. a newline in a header
+                    settle(index, Outcome.permanent(message, f"invalid message: {exc}"))
+                else:
+                    pending.append((index, message, mail))
         if pending:
-            outcomes.update(await self._deliver(pending))
+            await self._deliver(pending, settle)
         return [outcomes[index] for index in range(len(messages))]
 
     async def _deliver(
-        self, pending: list[tuple[int, Message, EmailMessage]]
-    ) -> dict[int, Outcome]:
-        outcomes: dict[int, Outcome] = {}
+        self, pending: list[tuple[int, Message, EmailMessage]], settle: OnOutcome
+    ) -> None:
         client = self._client()
         try:
             await client.connect()
         except Exception as exc:
             # Refused, unreachable, TLS or login trouble: the relay, not the messages.
-            return {index: _classify(message, exc) for index, message, _ in pending}
+            for index, message, _ in pending:
+                settle(index, _classify(message, exc))
+            return
         try:
             for position, (index, message, mail) in enumerate(pending):
                 try:
                     await client.send_message(mail)
                 except aiosmtplib.SMTPServerDisconnected as exc:
                     for rest_index, rest, _ in pending[position:]:
-                        outcomes[rest_index] = Outcome.transient(rest, f"disconnected: {exc}")
+                        settle(rest_index, Outcome.transient(rest, f"disconnected: {exc}"))
                     break
                 except Exception as exc:
-                    outcomes[index] = _classify(message, exc)
+                    settle(index, _classify(message, exc))
                 else:
-                    outcomes[index] = Outcome.sent(message, str(mail["Message-ID"]))
+                    settle(index, Outcome.sent(message, str(mail["Message-ID"])))
         finally:
             if client.is_connected:
                 try:
                     await client.quit()
                 except aiosmtplib.SMTPException:
                     client.close()
-        return outcomes

@@ -27,16 +27,25 @@ def claim(
 ) -> list[tuple[Any, ...]]:
     """Set ``lease`` on up to ``batch_size`` rows of ``table`` matching ``due``; the
     ``returning`` columns of the rows this worker got."""
+    # Two statements, not UPDATE ... WHERE id IN (SELECT ... LIMIT n): PostgreSQL may plan
+    # that as a nested loop re-running the limited subquery per row and claim far more than n.
     due_ids = (
-        select(id_column)
-        .where(*due)
-        .order_by(*order_by)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True)
+        session.execute(
+            select(id_column)
+            .where(*due)
+            .order_by(*order_by)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
     )
+    if not due_ids:
+        session.commit()
+        return []
     claimed = session.execute(
         update(table)
-        .where(id_column.in_(due_ids.scalar_subquery()), *due)  # still due once locked
+        .where(id_column.in_(due_ids), *due)  # still due once locked
         .values(**lease)
         .returning(*returning)
         .execution_options(synchronize_session=False)

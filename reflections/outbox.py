@@ -7,11 +7,14 @@ and before the one commit, so a message exists if and only if its state change d
 
 1. it *claims* due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) by setting them ``sending``
    with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
-2. renders each claimed row and hands them, grouped by channel, to the channel's ``send_batch``;
-3. records each outcome only if the row is still ``sending`` under *its* lease, so a row whose
-   status changed meanwhile (retried by an operator, reclaimed after the lease ran out) is
-   skipped. A row is therefore sent at most once per lease; only a dispatcher that outlives its
-   lease (crash, hang) can cause a second send, and that one carries the same idempotency key.
+2. holds non-urgent SMS in quiet hours, renders the rest and hands them, grouped by channel, in
+   chunks of ``CHUNK_SIZE`` to the channel's ``send_batch``, starting no chunk once half the
+   lease is gone (the rest is given back for the next run);
+3. records and commits each outcome as the channel reports it, and only if the row is still
+   ``sending`` under *its* lease, so a row whose status changed meanwhile (retried by an
+   operator, reclaimed after the lease ran out) is skipped. A row is therefore sent at most
+   once per lease, and a dispatcher that dies mid-batch leaves only the message in flight to
+   be sent again, with the same idempotency key (the email's Message-ID).
 
 ``dispatch`` is a plain function that runs the async channels with :func:`asyncio.run`, so the
 CLI and synchronous Prefect tasks call it directly; code already inside an event loop awaits
@@ -23,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,6 +66,7 @@ BACKOFF_CAP = timedelta(hours=1)
 BACKOFF_JITTER = 0.2
 MAX_ATTEMPTS = 10
 MAX_AGE = timedelta(hours=24)
+CHUNK_SIZE = 10  # messages handed to a channel at once (see _Delivery)
 URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
 
 E = LifecycleEvent
@@ -294,6 +299,7 @@ class DispatchReport:
     dead: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)  # changed meanwhile: not ours any more
     held: list[int] = field(default_factory=list)  # non-urgent SMS in quiet hours
+    deferred: list[int] = field(default_factory=list)  # left for the next run: lease half gone
 
     def _buckets(self) -> tuple[list[int], ...]:
         return (
@@ -303,6 +309,7 @@ class DispatchReport:
             self.dead,
             self.skipped,
             self.held,
+            self.deferred,
         )
 
     @property
@@ -314,7 +321,7 @@ class DispatchReport:
             mine.extend(theirs)
 
     def counts(self) -> dict[str, int]:
-        names = ("sent", "failed_permanent", "retried", "dead", "skipped", "held")
+        names = ("sent", "failed_permanent", "retried", "dead", "skipped", "held", "deferred")
         return {name: len(ids) for name, ids in zip(names, self._buckets(), strict=True)}
 
 
@@ -364,6 +371,70 @@ def _message(row: OutboxMessage) -> Message:
     )
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    row_id: int
+    attempts: int
+    created_at: datetime
+
+
+class _Delivery:
+    """One claimed batch. Each outcome is recorded (and committed) as the channel reports it,
+    so a dispatcher that dies mid-batch leaves only the message in flight unrecorded; and no
+    chunk starts once half the lease is gone, so a slow provider cannot keep rows past their
+    lease, where another dispatcher would take them too."""
+
+    def __init__(
+        self, session: Session, now: datetime, lease_until: datetime, report: DispatchReport
+    ) -> None:
+        self.session, self.now, self.lease_until, self.report = session, now, lease_until, report
+        self.recorded: set[int] = set()
+        self.started = time.monotonic()
+        self.half_lease = (lease_until - now).total_seconds() / 2
+
+    def record(self, item: _Claimed, outcome: Outcome) -> None:
+        if item.row_id in self.recorded:
+            return
+        self.recorded.add(item.row_id)
+        _record(
+            self.session,
+            item.row_id,
+            item.attempts,
+            item.created_at,
+            outcome,
+            self.now,
+            self.lease_until,
+            self.report,
+        )
+        self.session.commit()
+
+    def release(self, items: Sequence[_Claimed], due: datetime, bucket: list[int]) -> None:
+        """Give rows back unsent and without an attempt counted, due at ``due``."""
+        for item in items:
+            values = {"status": OutboxStatus.PENDING, "next_attempt_at": due}
+            ours = _update_if_ours(self.session, item.row_id, self.lease_until, values)
+            (bucket if ours else self.report.skipped).append(item.row_id)
+        self.session.commit()
+
+    async def send(self, channel: Channel, pairs: Sequence[tuple[_Claimed, Message]]) -> None:
+        for start in range(0, len(pairs), CHUNK_SIZE):
+            if time.monotonic() - self.started > self.half_lease:
+                self.release([item for item, _ in pairs[start:]], self.now, self.report.deferred)
+                return
+            chunk = pairs[start : start + CHUNK_SIZE]
+            messages = [message for _, message in chunk]
+
+            def on_outcome(index: int, outcome: Outcome, chunk: Sequence[Any] = chunk) -> None:
+                self.record(chunk[index][0], outcome)
+
+            try:
+                results = await channel.send_batch(messages, on_outcome)
+            except Exception as exc:  # channels should not raise; if one does, try again later
+                results = [Outcome.transient(m, f"{type(exc).__name__}: {exc}") for m in messages]
+            for (item, _), outcome in zip(chunk, results, strict=True):
+                self.record(item, outcome)  # what the channel did not report as it went
+
+
 async def dispatch_async(
     session: Session,
     now: datetime,
@@ -381,47 +452,36 @@ async def dispatch_async(
     rows = session.exec(
         select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
     ).all()
-    outcomes: dict[int, Outcome] = {}
-    by_channel: dict[str, list[tuple[OutboxMessage, Message]]] = {}
-    quiet = QuietHours.from_settings()
-    morning = quiet.release(now)
-    held_ids = [row.id for row in rows if row.channel == "sms" and not row.urgent and morning > now]
+    morning = QuietHours.from_settings().release(now)
+    held: list[_Claimed] = []
+    refused: list[tuple[_Claimed, Outcome]] = []
+    by_channel: dict[str, list[tuple[_Claimed, Message]]] = {}
     for row in rows:
         assert row.id is not None
-        if row.id in held_ids:
+        item = _Claimed(row.id, row.attempts, row.created_at)
+        if row.channel == "sms" and not row.urgent and morning > now:
+            held.append(item)
             continue
         try:
             message = _message(row)
         except Exception as exc:  # a template or context that cannot render never will
-            outcomes[row.id] = Outcome(
-                row.idempotency_key, OutcomeStatus.PERMANENT, error=f"render: {exc}"
+            error = f"render: {exc}"
+            refused.append(
+                (item, Outcome(row.idempotency_key, OutcomeStatus.PERMANENT, error=error))
             )
             continue
         if row.channel not in channels:
-            outcomes[row.id] = Outcome.transient(message, f"no {row.channel} channel configured")
+            refused.append((item, Outcome.transient(message, f"no {row.channel} channel")))
             continue
-        by_channel.setdefault(row.channel, []).append((row, message))
+        by_channel.setdefault(row.channel, []).append((item, message))
     # Nothing is held open while the providers answer: the claim was committed.
-    facts = {row.id: (row.attempts, row.created_at) for row in rows if row.id not in held_ids}
     session.rollback()
+    delivery = _Delivery(session, now, lease_until, report)
+    delivery.release(held, morning, report.held)
+    for item, outcome in refused:
+        delivery.record(item, outcome)
     for name, pairs in by_channel.items():
-        messages = [message for _, message in pairs]
-        try:
-            results = await channels[name].send_batch(messages)
-        except Exception as exc:  # channels should not raise; if one does, try again later
-            results = [Outcome.transient(m, f"{type(exc).__name__}: {exc}") for m in messages]
-        for (row, _), outcome in zip(pairs, results, strict=True):
-            assert row.id is not None
-            outcomes[row.id] = outcome
-    for row_id, (attempts, created_at) in facts.items():
-        assert row_id is not None
-        _record(session, row_id, attempts, created_at, outcomes[row_id], now, lease_until, report)
-    for row_id in held_ids:
-        assert row_id is not None
-        values = {"status": OutboxStatus.PENDING, "next_attempt_at": morning}
-        ours = _update_if_ours(session, row_id, lease_until, values)
-        (report.held if ours else report.skipped).append(row_id)
-    session.commit()
+        await delivery.send(channels[name], pairs)
     return report
 
 

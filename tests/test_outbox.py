@@ -23,6 +23,7 @@ from notifications import (
     Channel,
     ConsoleChannel,
     Message,
+    OnOutcome,
     Outcome,
     SmtpChannel,
     SmtpConfig,
@@ -390,7 +391,9 @@ def test_a_550_fails_for_good_at_once(session: Session, recording: RecordingHand
 class Failing:
     """A channel whose provider is always briefly unavailable."""
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         return [Outcome.transient(message, "421 try later") for message in messages]
 
 
@@ -431,7 +434,9 @@ def test_a_row_changed_meanwhile_is_skipped(session: Session) -> None:
     class Meddling:
         """While this dispatcher sends, an operator handles the row another way."""
 
-        async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+        async def send_batch(
+            self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+        ) -> list[Outcome]:
             with Session(session.get_bind()) as other:
                 other.execute(
                     update(OutboxMessage)
@@ -454,7 +459,9 @@ class Recording:
         self.keys: list[str] = []
         self.lock = threading.Lock()
 
-    async def send_batch(self, messages: Sequence[Message]) -> list[Outcome]:
+    async def send_batch(
+        self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+    ) -> list[Outcome]:
         await asyncio.sleep(0.05)
         with self.lock:
             self.keys += [message.idempotency_key for message in messages]
