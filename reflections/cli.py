@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from reflections import clock, migrate
 from reflections.db import get_engine
-from reflections.models import Membership, User
+from reflections.models import Membership, OutboxStatus, User
 from reflections.models.enums import Role
 from reflections.settings import get_settings
 
@@ -230,6 +230,122 @@ def sla_auto_confirm(at: AtOption = None) -> None:
     with _session() as session, clock.frozen_at(instant):
         confirmed = auto_confirm(session, instant)
     console.print(f"{len(confirmed)} auto-confirmed: {', '.join(confirmed) or '-'}")
+
+
+outbox_app = typer.Typer(
+    help="The notification outbox: dead letters, requeuing, dispatching by hand.",
+    no_args_is_help=True,
+)
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    status: Annotated[
+        list[OutboxStatus] | None,
+        typer.Option(help="Repeat for several. Default: dead and failed_permanent."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Newest first, at most this many.")] = 50,
+) -> None:
+    """List outbox messages (by default the dead letters) with recipients masked."""
+    from rich.table import Table
+
+    from reflections import dead_letters
+
+    statuses = status or dead_letters.UNDELIVERED
+    zone = ZoneInfo(get_settings().time_zone)
+    with _session() as session:
+        page = dead_letters.list_messages(session, statuses, limit)
+        counts = dead_letters.counts(session)
+    table = Table(title=f"outbox: {', '.join(statuses)} (newest first)")
+    for column in ("id", "reflection", "kind", "channel", "recipient", "status", "tries"):
+        table.add_column(column, no_wrap=True, justify="right" if column == "tries" else "left")
+    table.add_column("created", no_wrap=True)
+    table.add_column("last error", overflow="fold")
+    for item in page.items:
+        table.add_row(
+            str(item.id),
+            item.tracking_code or "-",
+            item.kind,
+            item.channel,
+            item.recipient,
+            item.status,
+            str(item.attempts),
+            f"{item.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
+            (item.last_error or "")[:200],
+        )
+    console.print(table)
+    more = " (more: raise --limit)" if page.next_before_id is not None else ""
+    console.print(f"{len(page.items)} shown{more}")
+    console.print(", ".join(f"{s} {n}" for s, n in counts.by_status.items()))
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Outbox message ids.")] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Every dead and failed_permanent message.")
+    ] = False,
+) -> None:
+    """Requeue dead or permanently failed messages, due at once (fix the cause first)."""
+    from reflections import dead_letters
+
+    if bool(ids) == everything:
+        raise typer.BadParameter("give message ids or --all (one of the two)")
+    with _session() as session:
+        if everything:
+            requeued, refused = dead_letters.requeue_all(session), []
+        else:
+            result = dead_letters.requeue(session, ids or [])
+            requeued, refused = result.requeued, result.not_requeued
+    console.print(f"requeued {len(requeued)}: {_ids(requeued)}")
+    if refused:
+        console.print(
+            f"[red]not requeued (not dead or failed_permanent, or unknown): {_ids(refused)}"
+        )
+        raise typer.Exit(1)
+
+
+def _ids(ids: list[int], shown: int = 100) -> str:
+    listed = ", ".join(map(str, ids[:shown])) or "-"
+    return listed + (f" … and {len(ids) - shown} more" if len(ids) > shown else "")
+
+
+@outbox_app.command("dispatch")
+def outbox_dispatch(
+    at: AtOption = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Messages per batch (default: settings).")
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Repeat batches until one claims nothing.")
+    ] = False,
+) -> None:
+    """Deliver due messages now through the configured channels (console if none)."""
+    from contextlib import nullcontext
+
+    from reflections.channels import configured_channels
+    from reflections.outbox import DispatchReport, dispatch
+
+    size = batch_size or get_settings().outbox_batch_size
+    channels = {str(name): channel for name, channel in configured_channels().items()}
+    total, batches = DispatchReport(), 0
+    frozen = clock.frozen_at(_instant(at)) if at is not None else nullcontext()
+    with _session() as session, frozen:
+        while True:
+            # As of --at throughout (a drill), else the time of each batch: a lease is
+            # counted from it, so a long drain must not lease with a stale instant.
+            report = dispatch(session, clock.now(), channels, size)
+            batches += 1
+            for name in ("sent", "retried", "failed_permanent", "dead", "skipped"):
+                getattr(total, name).extend(getattr(report, name))
+            if not drain or report.claimed == 0:
+                break
+    console.print(
+        f"{batches} batch(es): sent {len(total.sent)}, retried {len(total.retried)}, "
+        f"failed {len(total.failed_permanent)}, dead {len(total.dead)}"
+        + (f", skipped {len(total.skipped)}" if total.skipped else "")
+    )
 
 
 @app.command()
