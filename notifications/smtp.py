@@ -47,11 +47,11 @@ def build_email(message: Message, from_address: str) -> EmailMessage:
     mail["Subject"] = message.subject
     mail["Date"] = formatdate(localtime=False, usegmt=True)
     mail["Message-ID"] = message_id(message.idempotency_key, from_address)
-    mail["Content-Language"] = message.language
     mail["Auto-Submitted"] = "auto-generated"  # no vacation auto-replies to the service
     mail.set_content(message.text, charset="utf-8")
     if message.html is not None:
         mail.add_alternative(message.html, subtype="html", charset="utf-8")
+    mail["Content-Language"] = message.language  # after the content: set_content drops it
     return mail
 
 

@@ -141,17 +141,29 @@ def apikeys_list() -> None:
 
 @app.command()
 def demo(
-    count: Annotated[int, typer.Option(min=1, help="How many reflections to submit.")] = 200,
+    count: Annotated[int, typer.Option(min=0, help="How many reflections to submit.")] = 200,
     seed_value: Annotated[int, typer.Option("--seed", help="Random seed.")] = 2019,
+    tour: Annotated[
+        bool, typer.Option(help="Also one reflection through every step that sends a message.")
+    ] = False,
+    deliver: Annotated[
+        bool, typer.Option(help="Then deliver the messages through the configured channels.")
+    ] = False,
 ) -> None:
     """Submit a realistic batch of reflections and drive a share of them through the lifecycle."""
     from reflections.demo import run_demo
+    from reflections.demo_tour import run_tour
 
     with _session() as session, Progress(console=console) as progress:
         task = progress.add_task("reflections", total=count)
         outcome = run_demo(session, count, seed_value, on_each=lambda: progress.advance(task))
+        toured = run_tour(session) if tour else None
     summary = ", ".join(f"{state} {n}" for state, n in sorted(outcome.items()))
-    console.print(f"demo: {count} submitted; now {summary}")
+    console.print(f"demo: {count} submitted; now {summary or 'nothing'}")
+    if toured is not None:
+        console.print(f"tour: {toured.processed} (every step), {toured.rejected} (rejected)")
+    if deliver:
+        _deliver(None, None, None)
 
 
 @app.command()
@@ -322,30 +334,22 @@ def outbox_dispatch(
     ] = False,
 ) -> None:
     """Deliver due messages now through the configured channels (console if none)."""
-    from contextlib import nullcontext
+    _deliver(_instant(at) if at is not None else None, batch_size, max_batches=None if drain else 1)
+
+
+def _deliver(at: datetime | None, batch_size: int | None, max_batches: int | None) -> None:
+    """Run the dispatcher as of ``at`` (a drill) or of each batch's own time, and say what
+    became of the messages."""
+    import asyncio
 
     from reflections.channels import configured_channels
-    from reflections.outbox import DispatchReport, dispatch
+    from reflections.outbox import drain_async
 
     size = batch_size or get_settings().outbox_batch_size
-    channels = {str(name): channel for name, channel in configured_channels().items()}
-    total, batches = DispatchReport(), 0
-    frozen = clock.frozen_at(_instant(at)) if at is not None else nullcontext()
-    with _session() as session, frozen:
-        while True:
-            # As of --at throughout (a drill), else the time of each batch: a lease is
-            # counted from it, so a long drain must not lease with a stale instant.
-            report = dispatch(session, clock.now(), channels, size)
-            batches += 1
-            for name in ("sent", "retried", "failed_permanent", "dead", "skipped"):
-                getattr(total, name).extend(getattr(report, name))
-            if not drain or report.claimed == 0:
-                break
-    console.print(
-        f"{batches} batch(es): sent {len(total.sent)}, retried {len(total.retried)}, "
-        f"failed {len(total.failed_permanent)}, dead {len(total.dead)}"
-        + (f", skipped {len(total.skipped)}" if total.skipped else "")
-    )
+    with _session() as session:
+        report = asyncio.run(drain_async(session, configured_channels(), at, size, max_batches))
+    counts = ", ".join(f"{name} {n}" for name, n in report.counts().items() if n)
+    console.print(f"delivered: {counts or 'nothing was due'}")
 
 
 @app.command()

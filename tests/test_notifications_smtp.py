@@ -108,6 +108,7 @@ def test_message_arrives_with_utf8_headers_and_both_parts(
     assert mail["Subject"] == "[HUE-0042] Đã tiếp nhận phản ánh"
     assert mail["Message-ID"] == outcome.provider_id
     assert str(outcome.provider_id).endswith("@hue.gov.vn>")
+    assert mail["Content-Language"] == "vi"
     assert mail.get_content_type() == "multipart/alternative"
     plain = mail.get_body(("plain",))
     rich = mail.get_body(("html",))
