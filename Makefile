@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_VERSION := 26.3
 
-.PHONY: install run run-api test lint demo bench clean
+.PHONY: install run run-api test lint demo demo-notify bench clean
 
 $(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,9 @@ demo: install
 	$(BIN)/reflections db upgrade
 	$(BIN)/reflections seed
 	$(BIN)/reflections demo
+
+demo-notify: install  # every lifecycle message to a local SMTP server and the Twilio mock
+	$(BIN)/python scripts/notify_demo.py
 
 bench: install
 	$(BIN)/python bench/transitions.py
