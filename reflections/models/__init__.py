@@ -1,5 +1,6 @@
 """The tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -10,20 +11,24 @@ from reflections.models.organisation import (
 from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
+from reflections.models.reporting import StepRecord
 
 __all__ = [
     "AdministrativeUnit",
     "ApiKey",
     "Attachment",
+    "AuditAnchor",
     "Category",
     "HandlingUnit",
     "HistoryEvent",
     "Membership",
     "OutboxMessage",
     "OutboxStatus",
+    "PersonalDataAccess",
     "Reflection",
     "Reporter",
     "RoutingRule",
     "StepPolicy",
+    "StepRecord",
     "User",
 ]
