@@ -42,8 +42,10 @@ class TwilioConfig:
 class BaseUrlHttpClient(TwilioHttpClient):  # type: ignore[misc]
     """The twilio client has no base-URL setting; rewriting the host here is the seam.
 
-    It also sends Twilio's idempotency header, so a retry after a lost response is not billed
-    and delivered twice.
+    It also sends the outbox row's key as ``I-Twilio-Idempotency-Token``, so a proxy, a log or
+    a test can tie each request to its row. Twilio's Messages API documents no idempotency key
+    for sending, so this does not stop a duplicate: a retry after a response lost in transit
+    can deliver an SMS twice (the status callback's ``key`` shows which row it was).
     """
 
     def __init__(self, base_url: str, timeout: float | None = None) -> None:
