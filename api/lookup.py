@@ -1,6 +1,6 @@
 """Resolving what requests name (codes, tracking codes) and what the caller may open."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, SQLModel, select
 
@@ -49,6 +49,11 @@ def open_reflection(
 
 def aware(value: datetime | None, field: str) -> datetime | None:
     """Instants from callers must say their time zone; a naive one is a 422 naming the field."""
-    if value is not None and value.tzinfo is None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
         raise InvalidInput(field, "needs a time zone, e.g. 2026-03-02T17:00:00+07:00")
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant Python can hold
+        raise InvalidInput(field, "is out of range") from None

@@ -268,6 +268,12 @@ def test_instants_without_a_time_zone_are_422(client: TestClient) -> None:
         "/api/v1/reflections", params={"created_from": "2026-01-01T00:00:00"}, headers=coordinator
     )
     assert_problem(search, 422, "created_from")
+    too_late = client.get(  # past the last instant once made UTC
+        "/api/v1/reflections",
+        params={"created_from": "9999-12-31T23:00:00-05:00"},
+        headers=coordinator,
+    )
+    assert_problem(too_late, 422, "created_from")
     code = submit(client)["tracking_code"]
     client.post(
         f"/api/v1/reflections/{code}/classify",
