@@ -67,3 +67,13 @@ def page(
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (sort key, id) a cursor of this API carries; a 422 naming ``cursor`` otherwise."""
+    return _decode(cursor)
+
+
+def encode_cursor(value: datetime, row_id: int) -> str:
+    """The cursor of a keyset page that ended at (``value``, ``row_id``)."""
+    return _encode(_aware(value), row_id)

@@ -11,7 +11,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api.pagination import page
 from api.schemas import CategoryRef, Deadlines, Page, ReflectionView, ReporterView, UnitRef
-from reflections import clock
+from reflections import access_log, clock
 from reflections.deadlines import remaining_minutes, step_of
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.service import available_events
@@ -133,6 +133,9 @@ def reflection_views(
         if identity is not IdentityView.NONE:
             fields["reporter"] = _reporter(reporters.get(r.reporter_id or 0), identity)
         views.append(ReflectionView.model_validate(fields))
+    if identity is IdentityView.FULL:  # reporters shown unmasked: one logged read each
+        shown = [r.id for r in reflections if r.id is not None and r.reporter_id in reporters]
+        access_log.record_reads(session, actor, shown)
     return views
 
 

@@ -354,7 +354,7 @@ def test_lifecycle_shows_as_status_notes_agency_and_deadline(
 
     reflection = fire(session, reflection, E.PROCESS, r)
     [one] = json_list(client.get(f"{BASE}/requests/{request_id}.json"))
-    assert one["status"] == "open"  # processed: waiting for the citizen
+    assert one["status"] == "closed"  # processed: resolved, as in the public results feed
     assert one["status_notes"] == "Đã thay bóng đèn"
     assert one["expected_datetime"] is None
 

@@ -1,18 +1,22 @@
 """Our rows as GeoReport v2 resources.
 
 Open311 GET is public, so nothing here reads the reporter: no name, phone or email can leak.
+Processed and confirmed requests read as in the public results feed
+(``reflections.public_feed``): "closed", the result as ``status_notes``, the ward as the
+address, a result photo as ``media_url``, and none of the citizen's text, coordinates or photos.
 Datetimes are UTC with an explicit offset (``2026-03-02T09:00:00+00:00``), as in the native API;
 screens convert to Asia/Ho_Chi_Minh, machine interfaces do not.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.open311.schemas import Service, ServiceDefinition, ServiceRequest
+from reflections import public_feed
 from reflections.deadlines import due_of, step_of
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import AssignmentStage, Language, LifecycleState
@@ -21,6 +25,9 @@ from statemachines import FINAL_STATES
 # A media_url sent with a POST is kept as the description's last line, and read back from it.
 MEDIA_LINE = "[media_url] "
 _MEDIA_AT_END = re.compile(r"\n*\[media_url\] (\S+)\Z")
+# Resolved (processed: the unit's result stands, the citizen may still reopen) or refused.
+CLOSED_STATES = FINAL_STATES | public_feed.PUBLISHED_STATES
+PhotoUrl = Callable[[str, str], str]  # (tracking code, sha256) -> public URL of a result photo
 
 _NOTICES: dict[tuple[LifecycleState, AssignmentStage | None], tuple[str, str]] = {
     (LifecycleState.RECEIVED, None): (
@@ -90,7 +97,10 @@ def split_media(description: str) -> tuple[str, str | None]:
 
 
 def service_requests(
-    session: Session, rows: Sequence[Reflection], language: Language
+    session: Session,
+    rows: Sequence[Reflection],
+    language: Language,
+    photo_url: PhotoUrl | None = None,
 ) -> list[ServiceRequest]:
     """One query per related table for the whole page."""
     hints = {r.category_hint for r in rows if r.category_id is None and r.category_hint}
@@ -110,16 +120,24 @@ def service_requests(
         )
     }
     areas = _areas_with_parents(session, {r.administrative_unit_id for r in rows})
+    published = public_feed.published(session, rows)
     out = []
     for r in rows:
         category = by_id.get(r.category_id) if r.category_id else by_code.get(r.category_hint or "")
         unit = units.get(r.handling_unit_id) if r.handling_unit_id else None
         area = areas.get(r.administrative_unit_id) if r.administrative_unit_id else None
         description, media_url = split_media(r.description)
+        address = r.address or _area_address(area, areas, language)
+        lat, long = r.latitude, r.longitude
+        if (result := published.get(r.id or 0)) is not None:  # as in the public feed
+            description = _names(category, language)[0] if category else ""
+            address, lat, long = _area_address(area, areas, language), None, None
+            first = result.photos[0] if result.photos else None
+            media_url = photo_url(r.tracking_code, first) if photo_url and first else None
         out.append(
             ServiceRequest(
                 service_request_id=r.tracking_code,
-                status="closed" if r.state in FINAL_STATES else "open",
+                status="closed" if r.state in CLOSED_STATES else "open",
                 status_notes=_status_notes(r),
                 service_name=_names(category, language)[0] if category else None,
                 service_code=category.code if category else r.category_hint,
@@ -131,11 +149,11 @@ def service_requests(
                 requested_datetime=w3_datetime(r.created_at) or "",
                 updated_datetime=w3_datetime(r.updated_at) or "",
                 expected_datetime=w3_datetime(_current_due_at(r)),
-                address=r.address or _area_address(area, areas, language),
+                address=address,
                 address_id=area.code if area else None,
                 zipcode=None,
-                lat=r.latitude,
-                long=r.longitude,
+                lat=lat,
+                long=long,
                 media_url=media_url,
             )
         )

@@ -3,8 +3,9 @@
 One jurisdiction, so ``jurisdiction_id`` is accepted and ignored. Names come in Vietnamese,
 or in English with ``?lang=en`` (or, without ``lang``, an ``Accept-Language`` starting with
 ``en``). Every service is ``realtime``: the POST answer carries the tracking code as
-``service_request_id`` and, for clients that expect one, as ``token`` too. Photos of native
-submissions are not public, so ``media_url`` only ever returns a URL a client POSTed.
+``service_request_id`` and, for clients that expect one, as ``token`` too. Citizens' photos
+are not public: ``media_url`` is the URL a client POSTed while a request is open, and the
+unit's first result photo (served by the public results feed) once it is processed.
 """
 
 from typing import Annotated
@@ -24,6 +25,7 @@ from api.open311.schemas import (
     ServiceDefinition,
     ServiceRequest,
 )
+from api.routes.public import photo_url
 from reflections import clock
 from reflections.auth import client_for_api_key
 from reflections.lifecycle.actors import Actor
@@ -76,6 +78,10 @@ def _reflection(session: Session, code: str, name: str = "service_request_id") -
     if reflection is None:
         raise Open311Error(404, f"{name} {code!r} was not found")
     return reflection
+
+
+def _photo_urls(request: Request) -> mapping.PhotoUrl:
+    return lambda code, sha256: photo_url(request, code, sha256)
 
 
 @router.get(
@@ -186,6 +192,7 @@ def create_request(
 )
 def service_requests(
     session: SessionDep,
+    request: Request,
     format: FormatPath,
     language: LanguageDep,
     service_request_id: Annotated[
@@ -207,7 +214,7 @@ def service_requests(
         service_request_id, service_code, status, start_date, end_date, clock.now()
     )
     rows = session.exec(search.statement(found)).all()
-    items = mapping.service_requests(session, rows, language)
+    items = mapping.service_requests(session, rows, language, _photo_urls(request))
     return render(format, items, "service_requests", "request")
 
 
@@ -217,11 +224,15 @@ def service_requests(
     responses=documented(list[ServiceRequest], "The service request.", 404),
 )
 def service_request(
-    session: SessionDep, service_request_id: Code, format: FormatPath, language: LanguageDep
+    session: SessionDep,
+    request: Request,
+    service_request_id: Code,
+    format: FormatPath,
+    language: LanguageDep,
 ) -> Response:
     """GET Service Request: a list of one, as the specification shows it."""
     reflection = _reflection(session, service_request_id)
-    items = mapping.service_requests(session, [reflection], language)
+    items = mapping.service_requests(session, [reflection], language, _photo_urls(request))
     return render(format, items, "service_requests", "request")
 
 

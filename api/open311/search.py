@@ -8,9 +8,9 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from api.open311.mapping import CLOSED_STATES
 from api.open311.render import Open311Error
 from reflections.models import Category, Reflection
-from statemachines import FINAL_STATES
 
 WINDOW = timedelta(days=90)
 LIMIT = 1000
@@ -113,6 +113,6 @@ def statement(f: Filters) -> SelectOfScalar[Reflection]:
                 )
             )
         if len(f.statuses) == 1:
-            final = col(Reflection.state).in_(sorted(FINAL_STATES))
-            query = query.where(final if "closed" in f.statuses else ~final)
+            closed = col(Reflection.state).in_(sorted(CLOSED_STATES))
+            query = query.where(closed if "closed" in f.statuses else ~closed)
     return query.order_by(col(Reflection.created_at).desc(), col(Reflection.id).desc()).limit(LIMIT)
