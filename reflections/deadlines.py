@@ -8,7 +8,7 @@ every further 50% (one more level up).
 """
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -140,6 +140,35 @@ def next_mark(reflection: Reflection, ladder_length: int | None = None) -> datet
     if ladder_length is not None and level > ladder_length:
         return None
     return escalation_at(reflection, level)
+
+
+def working_time(around_the_clock: bool, start: datetime, end: datetime) -> timedelta:
+    """Time spent on a step from ``start`` to ``end``, exact to the microsecond, on the calendar
+    that set its deadline: working time, or wall-clock time around the clock; zero if
+    ``end <= start``.
+
+    :meth:`Calendar.elapsed` counts whole minutes on an odometer (both ends truncated to the
+    minute); the seconds of the two partial minutes are added back when those minutes are
+    working time (periods are whole minutes). Hence it is additive over consecutive intervals
+    and ``working_time(False, s, calendar(False).add(s, n)) == timedelta(minutes=n)``.
+    """
+    if end <= start:
+        return timedelta(0)
+    if around_the_clock:
+        return end - start
+    cal = calendar(False)
+    whole = timedelta(minutes=cal.elapsed(start, end))
+    return whole + _into_working_minute(cal, end) - _into_working_minute(cal, start)
+
+
+def _into_working_minute(cal: Calendar, at: datetime) -> timedelta:
+    """How far ``at`` is into its minute, if that minute is working time (else zero).
+
+    The minute is cut in UTC, the same as in local time for a zone whose offset is whole
+    minutes (Asia/Ho_Chi_Minh: +07:00).
+    """
+    into = timedelta(seconds=at.second, microseconds=at.microsecond)
+    return into if cal.is_working_time(at - into) else timedelta(0)
 
 
 def remaining_minutes(reflection: Reflection, now: datetime) -> int | None:

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from reflections import attachments, clock, deadlines, escalation, outbox
+from reflections import attachments, clock, deadlines, escalation, outbox, step_records
 from reflections.attachments import Photo
 from reflections.deadlines import Step
 from reflections.lifecycle import history
@@ -230,6 +230,8 @@ def _update_step(
     now: datetime,
 ) -> dict[str, Any]:
     """Deadlines and the sweep's marks; returns what the history row should add."""
+    if event in _STARTS or event in _ENDS:  # the running step, if any, ends: record it first
+        step_records.record_ended_step(session, event, reflection, now)
     if event in _STARTS:
         deadlines.start_step(session, reflection, _STARTS[event], now)
         return {"due_at": deadlines.due_of(reflection, _STARTS[event])}
