@@ -10,6 +10,7 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
 
+from flows.audit import audit_anchor
 from flows.confirmations import auto_confirm
 from flows.digest import daily_digest
 from flows.dispatch import dispatch_notifications
@@ -39,6 +40,7 @@ SCHEDULED = (
         "* * * * *",
         "flows/dispatch.py:dispatch_notifications",
     ),
+    Scheduled(audit_anchor, "hourly", "5 * * * *", "flows/audit.py:audit_anchor"),
 )
 
 
