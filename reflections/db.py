@@ -22,11 +22,15 @@ def _enable_sqlite_integrity(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """One engine per URL (the configured one by default), created lazily."""
+    """One engine per URL (the configured one by default), created lazily. The default is
+    resolved on every call, so a changed setting is never answered with an older engine."""
+    return _engine(url or get_settings().database_url)
+
+
+@lru_cache(maxsize=8)
+def _engine(url: str) -> Engine:
     settings = get_settings()
-    url = url or settings.database_url
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -52,3 +56,8 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def reset_engines() -> None:
+    """Forget every engine (tests that point the settings elsewhere, or drop a database)."""
+    _engine.cache_clear()

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from reflections import migrate
-from reflections.db import get_engine
+from reflections.db import get_engine, reset_engines
 from reflections.seed.loader import seed
 from reflections.settings import get_settings
 from tests.databases import scratch_postgres
@@ -71,7 +71,7 @@ def database_url(_session_tmp: Path) -> Iterator[str]:
             "00:00"
         )
         get_settings.cache_clear()
-        get_engine.cache_clear()
+        reset_engines()
         migrate.upgrade(url)
         with Session(get_engine(url)) as session:
             seed(session, demo_password="demo-password")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from reflections.db import get_engine
+from reflections.db import reset_engines
 
 
 @contextmanager
@@ -23,7 +23,7 @@ def scratch_postgres(server_url: str, prefix: str) -> Iterator[str]:
         try:
             yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
         finally:
-            get_engine.cache_clear()
+            reset_engines()
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:

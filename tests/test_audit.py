@@ -32,7 +32,7 @@ from reflections import audit, clock, migrate
 from reflections.audit import ProblemKind, VerifyReport
 from reflections.auth import issue_token
 from reflections.cli import app as cli
-from reflections.db import get_engine
+from reflections.db import get_engine, reset_engines
 from reflections.lifecycle import history
 from reflections.models import AuditAnchor, HistoryEvent, Reflection, User
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
@@ -107,11 +107,11 @@ def configured(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]
     """The settings pointed at the world's database: what the CLI, the flow and the API read."""
     monkeypatch.setenv("REFLECTIONS_DATABASE_URL", world.url)
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    reset_engines()
     yield world
     monkeypatch.undo()
     get_settings.cache_clear()
-    get_engine.cache_clear()
+    reset_engines()
 
 
 def tamper(url: str, *statements: str, **params: Any) -> None:

@@ -30,7 +30,7 @@ from flows.dispatch import dispatch_notifications
 from flows.sla import sla_sweep
 from flows.support import TIME_ZONE, instant
 from reflections import clock, deadlines, migrate
-from reflections.db import get_engine
+from reflections.db import get_engine, reset_engines
 from reflections.models import (
     HistoryEvent,
     Membership,
@@ -58,14 +58,14 @@ def flow_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
             loader.seed(session, demo_password="unused")
         os.environ["REFLECTIONS_DATABASE_URL"] = url
         get_settings.cache_clear()
-        get_engine.cache_clear()
+        reset_engines()
         try:
             yield url
         finally:
             get_engine(url).dispose()
             os.environ["REFLECTIONS_DATABASE_URL"] = database_url
             get_settings.cache_clear()
-            get_engine.cache_clear()
+            reset_engines()
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ from typer.testing import CliRunner
 
 from reflections import cli, clock, migrate
 from reflections.auth import issue_token
-from reflections.db import get_engine
+from reflections.db import get_engine, reset_engines
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import Forbidden, InvalidInput
 from reflections.lifecycle.intake import Submission, submit
@@ -260,14 +260,14 @@ def world(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             reflections = _build(session, ids)
         os.environ["REFLECTIONS_DATABASE_URL"] = url
         get_settings.cache_clear()
-        get_engine.cache_clear()
+        reset_engines()
         try:
             yield World(url, units, categories, ward, reflections)
         finally:
             get_engine(url).dispose()
             os.environ["REFLECTIONS_DATABASE_URL"] = database_url
             get_settings.cache_clear()
-            get_engine.cache_clear()
+            reset_engines()
 
 
 def _id(session: Session, model: Any, where: Any) -> int:
