@@ -8,7 +8,20 @@ from sqlalchemy import text
 
 from api import open311, problems
 from api.limits import BodySizeLimit
-from api.routes import actions, admin, auth, inboxes, preferences, reflections, twilio_status
+from api.routes import (
+    access,
+    actions,
+    admin,
+    audit,
+    auth,
+    exports,
+    inboxes,
+    preferences,
+    public,
+    reflections,
+    reports,
+    twilio_status,
+)
 from reflections.db import get_engine
 from reflections.migrate import ensure_migrated
 from reflections.settings import get_settings
@@ -33,7 +46,21 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodySizeLimit, json_bytes=settings.max_json_bytes, multipart_bytes=photos_bytes
     )
-    for module in (auth, reflections, actions, inboxes, preferences, open311, admin, twilio_status):
+    for module in (
+        auth,
+        reflections,
+        actions,
+        inboxes,
+        preferences,
+        open311,
+        admin,
+        twilio_status,
+        exports,
+        access,
+        public,
+        reports,
+        audit,
+    ):
         app.include_router(module.router)
 
     @app.get("/api/v1/health", tags=["operations"])

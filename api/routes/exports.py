@@ -1,0 +1,116 @@
+"""Exports of histories and reports for a period (DESIGN.md §7): auditors and admins only.
+
+The body is streamed from the request's database session. FastAPI (0.118 and later, 0.150
+here) closes a dependency with ``yield`` of the default "request" scope only after the response
+has been sent, so ``SessionDep`` stays open until the last chunk is out;
+tests/test_exports.py holds it to that with a body spanning many fetch batches.
+Everything that can be refused is checked before the first byte: once streaming has started
+the status is 200 and cannot become a problem document.
+"""
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from api.deps import SessionDep, require_role
+from api.problems import problem_responses
+from reflections import clock, exports
+from reflections.exports import ExportFormat
+from reflections.lifecycle.actors import Actor
+from reflections.models.enums import Role
+from reflections.reports import ReportQuery, build_report
+
+router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem_responses())
+AuditorOrAdmin = Annotated[Actor, Depends(require_role(Role.AUDITOR, Role.ADMIN))]
+FormatQuery = Annotated[
+    ExportFormat,
+    Query(alias="format", description="`csv` (with a header row) or `jsonl` (JSON lines)."),
+]
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, streamed, as an attachment (Content-Disposition).",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+# Rows per database fetch: tests lower it to make a small export span many fetches.
+BATCH_SIZE = exports.DEFAULT_BATCH_SIZE
+
+
+def _attachment(
+    chunks: Iterator[str], filename: str, export_format: ExportFormat
+) -> StreamingResponse:
+    return StreamingResponse(
+        chunks,
+        media_type=export_format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.get("/histories", response_class=StreamingResponse, responses=_FILE)
+def histories(
+    session: SessionDep,
+    _actor: AuditorOrAdmin,
+    start: Annotated[
+        date, Query(alias="from", description="First day (local time), e.g. 2026-03-01.")
+    ],
+    end: Annotated[
+        date, Query(alias="to", description="Day after the last one (excluded), e.g. 2026-04-01.")
+    ],
+    export_format: FormatQuery = ExportFormat.CSV,
+) -> StreamingResponse:
+    """Every history row that occurred in [from, to), ordered by time: tracking code, event,
+    states, actor, reason, payload, instant (UTC) and hashes."""
+    period = exports.days(start, end)
+    chunks = exports.export_histories(session, period, export_format, BATCH_SIZE)
+    return _attachment(chunks, period.filename("histories", export_format), export_format)
+
+
+@router.get("/reports", response_class=StreamingResponse, responses=_FILE)
+def reports(
+    session: SessionDep,
+    _actor: AuditorOrAdmin,
+    month_from: Annotated[
+        str, Query(alias="from", max_length=7, description="First month, e.g. 2026-01.")
+    ],
+    month_to: Annotated[
+        str | None,
+        Query(alias="to", max_length=7, description="Last month, included (default: from)."),
+    ] = None,
+    group_by: Annotated[
+        list[str] | None,
+        Query(
+            max_length=4,
+            description="handling_unit, level, category and/or month, repeated or "
+            "comma-separated, in the order wanted (default: all four).",
+        ),
+    ] = None,
+    handling_unit: Annotated[
+        str | None, Query(max_length=64, description="Only this handling unit (code).")
+    ] = None,
+    category: Annotated[
+        str | None, Query(max_length=64, description="Only this category (code).")
+    ] = None,
+    level: Annotated[
+        str | None, Query(max_length=32, description="Only units at this administrative level.")
+    ] = None,
+    export_format: FormatQuery = ExportFormat.CSV,
+) -> StreamingResponse:
+    """The report (reflections received in the months from..to, both included) with one row
+    per group and a last `total` row; the same figures as `reflections.reports`."""
+    query = ReportQuery.parse(
+        month_from,
+        month_to,
+        exports.group_names(group_by),
+        handling_unit=handling_unit,
+        category=category,
+        level=level,
+    )
+    report = build_report(session, query, clock.now())  # before the first byte: errors are 422
+    filename = f"report_{exports.report_period(query)}.{export_format.value}"
+    return _attachment(exports.export_report(report, export_format), filename, export_format)
