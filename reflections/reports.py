@@ -550,20 +550,7 @@ def _reflection_statement(scope: _Scope) -> Select[Any]:
     return select(
         *keys,
         func.count().label("received"),
-        *(
-            func.sum(facts.c[name]).label(name)
-            for name in (
-                "rejected",
-                "processed",
-                "open_overdue",
-                "escalations",
-                "extensions_requested",
-                "extensions_granted",
-                "reopened",
-                "rated",
-                "satisfied",
-            )
-        ),
+        *(func.sum(facts.c[name]).label(name) for name in _SUMMED),
         func.sum(facts.c.rating).label("rating_sum"),
     ).group_by(*keys)
 
@@ -730,8 +717,9 @@ def _figures_by_group(session: Session, scope: _Scope) -> dict[_GroupKey, tuple[
     }
 
 
-_COUNTS = (
-    "received",
+# Per-reflection 0/1 facts summed per group; with the row count and the ratings' sum, every count
+# a report row holds.
+_SUMMED = (
     "rejected",
     "processed",
     "open_overdue",
@@ -741,8 +729,8 @@ _COUNTS = (
     "reopened",
     "rated",
     "satisfied",
-    "rating_sum",
 )
+_COUNTS = ("received", *_SUMMED, "rating_sum")
 
 
 def _group(row: RowMapping) -> Group:

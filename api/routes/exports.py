@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
+from api.routes.reports import CategoryFilter, LevelFilter, UnitFilter
 from reflections import clock, exports
 from reflections.exports import ExportFormat
 from reflections.lifecycle.actors import Actor
@@ -90,15 +91,9 @@ def reports(
             "comma-separated, in the order wanted (default: all four).",
         ),
     ] = None,
-    handling_unit: Annotated[
-        str | None, Query(max_length=64, description="Only this handling unit (code).")
-    ] = None,
-    category: Annotated[
-        str | None, Query(max_length=64, description="Only this category (code).")
-    ] = None,
-    level: Annotated[
-        str | None, Query(max_length=32, description="Only units at this administrative level.")
-    ] = None,
+    handling_unit: UnitFilter = None,
+    category: CategoryFilter = None,
+    level: LevelFilter = None,
     export_format: FormatQuery = ExportFormat.CSV,
 ) -> StreamingResponse:
     """The report (reflections received in the months from..to, both included) with one row

@@ -98,6 +98,18 @@ class ReportView(BaseModel):
     total: FiguresView
 
 
+# The report's filters, shared with its export (api/routes/exports.py).
+UnitFilter = Annotated[
+    str | None, Query(max_length=64, description="Only this handling unit (code).")
+]
+CategoryFilter = Annotated[
+    str | None, Query(max_length=64, description="Only this category (code).")
+]
+LevelFilter = Annotated[
+    str | None, Query(max_length=32, description="Only units at this administrative level.")
+]
+
+
 @router.get("", response_model=ReportView, response_model_exclude_unset=True)
 def report(
     session: SessionDep,
@@ -124,16 +136,9 @@ def report(
         list[GroupBy] | None,
         Query(description="Repeat for several, in the order wanted (default: all four)."),
     ] = None,
-    handling_unit: Annotated[
-        str | None, Query(max_length=64, description="Only this handling unit (code).")
-    ] = None,
-    category: Annotated[
-        str | None, Query(max_length=64, description="Only this category (code).")
-    ] = None,
-    level: Annotated[
-        str | None,
-        Query(max_length=32, description="Only units at this administrative level."),
-    ] = None,
+    handling_unit: UnitFilter = None,
+    category: CategoryFilter = None,
+    level: LevelFilter = None,
 ) -> ReportView:
     """Received, processed, on-time % and median / 90th percentile working time per step,
     open overdue now, escalations, extensions, reopen rate and satisfaction, per group of the
