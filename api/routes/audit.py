@@ -2,7 +2,7 @@
 with who, when, what and why, and whether its own chain holds. Auditors and admins only."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
@@ -10,13 +10,14 @@ from sqlmodel import col, select
 
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
+from api.schemas import HistoryView
 from reflections import audit, clock
 from reflections.audit import Problem, ProblemKind, VerifyReport
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import NotFound
 from reflections.models import HistoryEvent, Reflection, User
-from reflections.models.enums import AssignmentStage, LifecycleEvent, LifecycleState, Role
+from reflections.models.enums import AssignmentStage, LifecycleState, Role
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=problem_responses())
 AuditorOrAdmin = Annotated[Actor, Depends(require_role(Role.AUDITOR, Role.ADMIN))]
@@ -79,22 +80,12 @@ class ChainStatus(BaseModel):
     anchored_rows: int = Field(description="Of its rows, those an anchor covers.")
 
 
-class TimelineEntry(BaseModel):
+class TimelineEntry(HistoryView):
+    """A history row as the citizen's history shows it, plus what an auditor checks by."""
+
     history_id: int
-    seq: int
-    event: LifecycleEvent
-    from_state: LifecycleState | None
-    from_stage: AssignmentStage | None
-    to_state: LifecycleState
-    to_stage: AssignmentStage | None
-    actor_role: Role
-    actor: str | None = Field(description="Staff username; citizens and the system unnamed.")
     actor_name: str | None = Field(description="Staff member's full name.")
-    payload: dict[str, Any]
-    reason: str | None
-    occurred_at: datetime
     prev_hash: str | None
-    hash: str
 
 
 class TimelineOut(BaseModel):
