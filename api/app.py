@@ -25,6 +25,7 @@ from api.routes import (
 from reflections.db import get_engine
 from reflections.migrate import ensure_migrated
 from reflections.settings import get_settings
+from web import mount as web
 
 
 @asynccontextmanager
@@ -62,6 +63,8 @@ def create_app() -> FastAPI:
         audit,
     ):
         app.include_router(module.router)
+
+    web.install(app)  # the pages, after the API so that API paths keep problem+json
 
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, str]:

@@ -2,12 +2,14 @@
 
 from datetime import UTC, datetime
 
+from fastapi.responses import FileResponse
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
+from reflections.attachments import path_of
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import InvalidInput, NotFound
-from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
+from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
 from reflections.visibility import can_see
 
@@ -45,6 +47,18 @@ def open_reflection(
     elif not can_see(session, actor, reflection):
         raise NotFound(f"no reflection {tracking_code}")
     return reflection, actor
+
+
+def photo_file(session: Session, reflection: Reflection, sha256: str) -> FileResponse:
+    """A photo of a reflection the caller has opened (API and pages alike)."""
+    row = session.exec(
+        select(Attachment).where(
+            Attachment.reflection_id == reflection.id, Attachment.sha256 == sha256
+        )
+    ).first()
+    if row is None or not path_of(row.sha256).exists():
+        raise NotFound(f"no photo {sha256} on reflection {reflection.tracking_code}")
+    return FileResponse(path_of(row.sha256), media_type=row.content_type)
 
 
 def aware(value: datetime | None, field: str) -> datetime | None:

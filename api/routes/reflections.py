@@ -9,26 +9,27 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
-from api.lookup import aware, id_for_code, open_reflection
+from api.lookup import aware, id_for_code, open_reflection, photo_file
 from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
 from api.views import reflection_page, reflection_view
 from reflections import queries
-from reflections.attachments import Photo, path_of
+from reflections.attachments import Photo
 from reflections.lifecycle import history
 from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden, NotFound
+from reflections.lifecycle.errors import Forbidden
 from reflections.lifecycle.intake import Submission, submit
-from reflections.models import AdministrativeUnit, Attachment, Reflection, User
+from reflections.models import AdministrativeUnit, Reflection, User
 from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
 
 
-def _submit(
+def submit_reflection(
     session: Session, caller: Caller | None, body: SubmissionIn, photos: tuple[Photo, ...]
 ) -> SubmittedOut:
+    """The one submission path of the API and the web form: who submits decides the channel."""
     actor, via, key = Actor.citizen(), SubmissionChannel.APP, None
     if caller is not None and caller.user is not None:
         actor, via = caller.actor, SubmissionChannel.HOTLINE  # an operator, for a citizen
@@ -76,7 +77,7 @@ def submit_json(
     session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn, response: Response
 ) -> SubmittedOut:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
-    out = _submit(session, caller, body, ())
+    out = submit_reflection(session, caller, body, ())
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 
@@ -121,7 +122,7 @@ async def submit_multipart(
         ),
     )
     files = tuple([Photo(await upload.read(), upload.filename) for upload in photos or []])
-    out = await run_in_threadpool(_submit, session, caller, body, files)
+    out = await run_in_threadpool(submit_reflection, session, caller, body, files)
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 
@@ -174,14 +175,7 @@ def timeline(session: SessionDep, caller: CallerDep, tracking_code: str) -> list
 )
 def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> FileResponse:
     reflection, _ = open_reflection(session, caller, tracking_code)
-    row = session.exec(
-        select(Attachment).where(
-            Attachment.reflection_id == reflection.id, Attachment.sha256 == sha256
-        )
-    ).first()
-    if row is None or not path_of(row.sha256).exists():
-        raise NotFound(f"no photo {sha256} on reflection {tracking_code}")
-    return FileResponse(path_of(row.sha256), media_type=row.content_type)
+    return photo_file(session, reflection, sha256)
 
 
 @router.get("/reflections", response_model=Page[ReflectionView], response_model_exclude_unset=True)

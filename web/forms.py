@@ -1,0 +1,67 @@
+"""Shared pieces of the pages' forms: the choices they offer and the action they perform."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from api.deps import Caller
+from api.lookup import open_reflection
+from reflections import clock
+from reflections.lifecycle.service import EventInput, apply_event
+from reflections.models import AdministrativeUnit, Category, Reflection
+from reflections.models.enums import LifecycleEvent
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+    group: str = ""
+
+
+def wards(session: Session, english: bool) -> list[Choice]:
+    """Today's communes and wards, grouped by the unit above them, for the ward picker."""
+    today = clock.now().date()
+    units = session.exec(select(AdministrativeUnit).where(_valid_on(today))).all()
+    by_id = {unit.id: unit for unit in units}
+    parents = {unit.parent_id for unit in units}
+    choices = []
+    for unit in units:
+        if unit.id in parents:
+            continue  # only the lowest level: the place a citizen knows
+        parent = by_id.get(unit.parent_id)
+        group = (parent.name_en if english else parent.name) if parent else ""
+        choices.append(Choice(unit.code, unit.name_en if english else unit.name, group))
+    return sorted(choices, key=lambda c: (c.group, c.label))
+
+
+def _valid_on(day: date):  # type: ignore[no-untyped-def]
+    return (
+        or_(col(AdministrativeUnit.valid_from).is_(None), col(AdministrativeUnit.valid_from) <= day)
+    ) & (or_(col(AdministrativeUnit.valid_to).is_(None), col(AdministrativeUnit.valid_to) > day))
+
+
+def categories(session: Session, english: bool) -> list[Choice]:
+    rows = session.exec(select(Category).where(col(Category.active)).order_by(col(Category.code)))
+    return [Choice(c.code, c.name_en if english else c.name_vi, c.group) for c in rows]
+
+
+def version(value: str | None) -> int | None:
+    """The version the page showed, so a change made meanwhile by someone else is a conflict."""
+    return int(value) if value and value.isdigit() else None
+
+
+def act(
+    session: Session,
+    caller: Caller,
+    tracking_code: str,
+    event: LifecycleEvent,
+    data: EventInput,
+    shown_version: str | None,
+) -> Reflection:
+    """Apply a lifecycle event from a page, exactly as the API does."""
+    reflection, actor = open_reflection(session, caller, tracking_code)
+    assert reflection.id is not None
+    return apply_event(session, reflection.id, event, actor, data, version(shown_version))

@@ -1,0 +1,210 @@
+"""The citizen's pages: submit, follow a reflection with its code and secret, confirm, reopen."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import Caller, SessionDep
+from api.lookup import open_reflection, photo_file
+from api.routes.reflections import submit_reflection
+from api.schemas import ContactIn, SubmissionIn
+from api.views import reflection_view
+from reflections.attachments import Photo
+from reflections.lifecycle import history
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import DomainError, InvalidInput, NotFound
+from reflections.lifecycle.service import EventInput
+from reflections.models.enums import Channel, Language, LifecycleEvent
+from web import forms
+from web.errors import message_of, status_of
+from web.session import CITIZEN_COOKIE, CitizenCaller, CsrfChecked, OptionalStaff, cookie_options
+from web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+KEY_MAX_AGE = 5 * 365 * 86400  # the key is the citizen's only way back to their reflections
+
+
+def _form_context(request: Request, session: Session, values: dict[str, Any]) -> dict[str, Any]:
+    english = translator(request).language is Language.EN
+    return {
+        "wards": forms.wards(session, english),
+        "categories": forms.categories(session, english),
+        "values": values,
+    }
+
+
+@router.get("/submit", response_class=HTMLResponse)
+def submit_form(request: Request, session: SessionDep, staff: OptionalStaff) -> Response:
+    return render(request, "citizen/submit.html", _form_context(request, session, {}))
+
+
+@router.post("/submit", dependencies=[CsrfChecked])
+async def submit(
+    request: Request,
+    session: SessionDep,
+    staff: OptionalStaff,
+    description: Annotated[str, Form(max_length=5000)],
+    category: Annotated[str, Form(max_length=64)] = "",
+    ward: Annotated[str, Form(max_length=64)] = "",
+    address: Annotated[str, Form(max_length=300)] = "",
+    latitude: Annotated[str, Form(max_length=32)] = "",
+    longitude: Annotated[str, Form(max_length=32)] = "",
+    name: Annotated[str, Form(max_length=200)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    email: Annotated[str, Form(max_length=254)] = "",
+    language: Annotated[Language, Form()] = Language.VI,
+    channels: Annotated[list[Channel] | None, Form(max_length=2)] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:
+    values = {
+        "description": description,
+        "category": category,
+        "ward": ward,
+        "address": address,
+        "latitude": latitude,
+        "longitude": longitude,
+        "name": name,
+        "phone": phone,
+        "email": email,
+        "language": language.value,
+        "channels": [c.value for c in channels or []],
+    }
+    files = tuple(
+        [Photo(await upload.read(), upload.filename) for upload in photos or [] if upload.filename]
+    )
+    # A staff member submitting is an operator on the hotline; everyone else is a citizen,
+    # who keeps one key for all their reflections.
+    key = request.cookies.get(CITIZEN_COOKIE)
+    caller = staff
+    if caller is None and key:
+        caller = Caller(Actor.citizen(), citizen_key=key)
+    try:
+        body = SubmissionIn(
+            description=description,
+            latitude=_number(latitude, "latitude"),
+            longitude=_number(longitude, "longitude"),
+            address=address or None,
+            administrative_unit=ward or None,
+            category_hint=category or None,
+            contact=ContactIn(
+                name=name or None,
+                phone=phone or None,
+                email=email or None,
+                language=language,
+                channels=list(channels or []),
+            ),
+        )
+        out = await run_in_threadpool(submit_reflection, session, caller, body, files)
+    except (DomainError, ValidationError) as error:
+        context = _form_context(request, session, values) | {"error": _explain(error)}
+        return render(request, "citizen/submit.html", context, _status(error))
+    if staff is not None:  # the operator reads the code and secret to the caller
+        return render(request, "citizen/submitted_for.html", {"out": out})
+    response = RedirectResponse(f"/track/{out.tracking_code}?new=1", 303)
+    keep = cookie_options() | {"max_age": KEY_MAX_AGE}
+    response.set_cookie(CITIZEN_COOKIE, out.citizen_key, **keep)
+    return response
+
+
+def _number(text: str, field: str) -> float | None:
+    if not text.strip():
+        return None
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        raise InvalidInput(field, "must be a number, e.g. 16.4637") from None
+
+
+def _explain(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+    return message_of(error)
+
+
+def _status(error: Exception) -> int:
+    return 422 if isinstance(error, ValidationError) else status_of(error)
+
+
+@router.get("/track", response_class=HTMLResponse)
+def track_form(request: Request, code: str = "") -> Response:
+    return render(request, "citizen/track_form.html", {"code": code})
+
+
+@router.post("/track", dependencies=[CsrfChecked])
+def track(
+    request: Request,
+    session: SessionDep,
+    code: Annotated[str, Form(max_length=32)],
+    secret: Annotated[str, Form(max_length=200)],
+) -> Response:
+    code, secret = code.strip().upper(), secret.strip()
+    try:
+        open_reflection(session, Caller(Actor.citizen(), citizen_key=secret), code)
+    except NotFound:
+        context = {"code": code, "failed": True}
+        return render(request, "citizen/track_form.html", context, 404)
+    response = RedirectResponse(f"/track/{code}", 303)
+    response.set_cookie(CITIZEN_COOKIE, secret, max_age=KEY_MAX_AGE, **cookie_options())
+    return response
+
+
+@router.get("/track/{tracking_code}", response_class=HTMLResponse)
+def tracking_page(
+    request: Request, session: SessionDep, caller: CitizenCaller, tracking_code: str, new: int = 0
+) -> Response:
+    try:
+        reflection, actor = open_reflection(session, caller, tracking_code)
+    except NotFound:
+        return RedirectResponse(f"/track?code={tracking_code}", 303)
+    assert reflection.id is not None
+    rows = history.timeline(session, reflection.id)
+    merged_into = next(
+        (row.payload.get("duplicate_of") for row in rows if row.payload.get("duplicate_of")), None
+    )
+    context = {
+        "r": reflection_view(session, actor, reflection),
+        "timeline": rows,
+        "merged_into": merged_into,
+        "secret": caller.citizen_key if new else None,
+        "done": request.query_params.get("done"),
+    }
+    return render(request, "citizen/track.html", context)
+
+
+@router.get("/track/{tracking_code}/photos/{sha256}")
+def photo(session: SessionDep, caller: CitizenCaller, tracking_code: str, sha256: str) -> Response:
+    reflection, _ = open_reflection(session, caller, tracking_code)
+    return photo_file(session, reflection, sha256)
+
+
+@router.post("/track/{tracking_code}/confirm", dependencies=[CsrfChecked])
+def confirm(
+    session: SessionDep,
+    caller: CitizenCaller,
+    tracking_code: str,
+    rating: Annotated[int, Form(ge=1, le=5)],
+    comment: Annotated[str, Form(max_length=2000)] = "",
+    version: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    data = EventInput(rating=rating, comment=comment or None)
+    forms.act(session, caller, tracking_code, LifecycleEvent.CONFIRM, data, version)
+    return RedirectResponse(f"/track/{tracking_code}?done=confirm", 303)
+
+
+@router.post("/track/{tracking_code}/reopen", dependencies=[CsrfChecked])
+def reopen(
+    session: SessionDep,
+    caller: CitizenCaller,
+    tracking_code: str,
+    reason: Annotated[str, Form(min_length=1, max_length=2000)],
+    version: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    data = EventInput(reason=reason)
+    forms.act(session, caller, tracking_code, LifecycleEvent.REOPEN, data, version)
+    return RedirectResponse(f"/track/{tracking_code}?done=reopen", 303)

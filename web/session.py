@@ -1,0 +1,108 @@
+"""Who is on a page: staff by a signed-token cookie, citizens by their key in a cookie.
+
+The cookies carry exactly what the API's headers carry (a staff token, a citizen key), so the
+pages authorise through the same functions. Forms carry a double-submit CSRF token.
+"""
+
+import secrets
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from api.deps import Caller, SessionDep
+from reflections.auth import InvalidCredentials, actor_for, user_for_token
+from reflections.lifecycle.actors import Actor
+from reflections.lifecycle.errors import Forbidden
+from reflections.models.enums import Role
+from reflections.settings import get_settings
+
+STAFF_COOKIE = "reflections_staff"
+CITIZEN_COOKIE = "reflections_citizen"
+CSRF_COOKIE = "reflections_csrf"
+LANGUAGE_COOKIE = "reflections_lang"
+CSRF_FIELD = "csrf"
+
+
+class LoginRequired(Exception):
+    """No staff cookie, or an expired one: the page sends the browser to the log-in form."""
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def cookie_options() -> dict[str, Any]:
+    """HttpOnly, same-site, and Secure whenever the service is reached over HTTPS."""
+    secure = get_settings().public_url.startswith("https://")
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
+
+
+def csrf_token(request: Request) -> str:
+    """The form token: the browser's CSRF cookie, or a new one the response will set."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf", None)
+    if token is None:
+        token = request.state.new_csrf = secrets.token_urlsafe(24)
+    return str(token)
+
+
+async def check_csrf(request: Request) -> None:
+    """Every POST from a page must echo the cookie: another site cannot read it to forge one."""
+    form = await request.form()
+    sent = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if not cookie or not isinstance(sent, str) or not secrets.compare_digest(sent, cookie):
+        raise CsrfFailed("the form expired or came from another site; reload the page")
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+def optional_staff(request: Request, session: SessionDep) -> Caller | None:
+    token = request.cookies.get(STAFF_COOKIE)
+    if not token:
+        return None
+    try:
+        user = user_for_token(session, token)
+    except InvalidCredentials:
+        return None
+    request.state.staff = user  # the layout shows who is logged in and their pages
+    return Caller(actor_for(session, user), user=user)
+
+
+OptionalStaff = Annotated[Caller | None, Depends(optional_staff)]
+
+
+def staff(caller: OptionalStaff) -> Caller:
+    if caller is None:
+        raise LoginRequired()
+    return caller
+
+
+StaffCaller = Annotated[Caller, Depends(staff)]
+
+
+def staff_with_role(*roles: Role) -> Callable[[Caller], Caller]:
+    allowed = frozenset(roles)
+
+    def check(caller: StaffCaller) -> Caller:
+        if caller.actor.role not in allowed:
+            raise Forbidden(f"this page is for the role {', '.join(sorted(allowed))}")
+        return caller
+
+    return check
+
+
+def citizen(request: Request) -> Caller:
+    """A citizen identified by the key their browser keeps; no key opens nothing."""
+    return Caller(Actor.citizen(), citizen_key=request.cookies.get(CITIZEN_COOKIE) or "-")
+
+
+CitizenCaller = Annotated[Caller, Depends(citizen)]
+
+
+def session_actor(session: Session, caller: Caller) -> Actor:
+    """The staff actor as stored now (memberships may have changed since log-in)."""
+    assert caller.user is not None
+    return actor_for(session, caller.user)
