@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_VERSION := 26.3
 
-.PHONY: install run run-api test lint demo demo-notify bench clean
+.PHONY: install browser run run-api test lint demo demo-notify bench clean
 
 $(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml constraints.txt package-lock.json
 	touch $(STAMP)
 
 install: $(STAMP)
+
+browser:  # Debian's chromium for the browser tests (Playwright downloads none)
+	scripts/install_chromium.sh
 
 run: install
 	$(BIN)/reflections db upgrade
@@ -32,7 +35,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
 
 demo: install
@@ -47,4 +50,4 @@ bench: install
 	$(BIN)/python bench/transitions.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache .hypothesis

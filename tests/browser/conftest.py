@@ -45,7 +45,7 @@ def live_url(app: FastAPI) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
+        pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         yield browser
