@@ -24,7 +24,7 @@ def enqueue_daily_digests(session: Session, now: datetime) -> list[OutboxMessage
     users = session.exec(
         select(User).where(col(User.username).in_(list(by_handler))).order_by(col(User.id))
     ).all()
-    link = settings.public_url.rstrip("/") + "/api/v1/inbox"
+    link = settings.public_url.rstrip("/") + "/console/inbox"
     rows: list[OutboxMessage] = []
     for user in users:
         tasks = [

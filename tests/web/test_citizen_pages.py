@@ -177,3 +177,14 @@ def test_login_failure_and_csrf_are_pages_not_json(browser: TestClient) -> None:
     failed = browser.post("/login", data={"csrf": token, "username": "x", "password": "y"})
     assert failed.status_code == 401 and "Sai tên đăng nhập" in failed.text
     assert browser.get("/console").headers["location"].startswith("/login?next=")
+
+
+def test_the_link_in_messages_opens_the_right_page_for_each_reader(
+    app: FastAPI, browser: TestClient
+) -> None:
+    code, _ = submit_form(browser)
+    assert browser.get(f"/r/{code.lower()}").headers["location"] == f"/track/{code}"
+    with new_browser(app) as coordinator:
+        post_form(coordinator, "/login", {"username": "coordinator", "password": "demo-password"})
+        link = coordinator.get(f"/r/{code}").headers["location"]
+        assert link == f"/console/reflections/{code}"

@@ -88,6 +88,14 @@ def logout() -> Response:
     return response
 
 
+@router.get("/r/{tracking_code}")
+def message_link(tracking_code: str, caller: OptionalStaff) -> Response:
+    """The link in every notification: staff land on their page of it, citizens on tracking."""
+    code = tracking_code.upper()
+    target = f"/console/reflections/{code}" if caller else f"/track/{code}"
+    return RedirectResponse(target, 303)
+
+
 @router.get("/console")
 def console(caller: StaffCaller) -> Response:
     assert caller.user is not None
