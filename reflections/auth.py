@@ -72,6 +72,14 @@ def user_for_token(session: Session, token: str) -> User:
     return user
 
 
+def needs_renewal(token: str) -> bool:
+    """True once less than half of a (valid) token's lifetime is left: pages renew it then,
+    so a clerk working all day is not sent back to the log-in form every half hour."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    lifetime = float(claims["exp"]) - float(claims.get("iat", claims["exp"]))
+    return float(claims["exp"]) - clock.now().timestamp() < lifetime / 2
+
+
 def actor_for(session: Session, user: User) -> Actor:
     memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
     return Actor(

@@ -5,14 +5,20 @@ pages authorise through the same functions. Forms carry a double-submit CSRF tok
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlmodel import Session
 
 from api.deps import Caller, SessionDep
-from reflections.auth import InvalidCredentials, actor_for, user_for_token
+from reflections.auth import (
+    InvalidCredentials,
+    actor_for,
+    issue_token,
+    needs_renewal,
+    user_for_token,
+)
 from reflections.lifecycle.actors import Actor
 from reflections.lifecycle.errors import Forbidden
 from reflections.models.enums import Role
@@ -68,6 +74,8 @@ def optional_staff(request: Request, session: SessionDep) -> Caller | None:
     except InvalidCredentials:
         return None
     request.state.staff = user  # the layout shows who is logged in and their pages
+    if needs_renewal(token):
+        request.state.renewed_token = issue_token(user)
     return Caller(actor_for(session, user), user=user)
 
 
@@ -106,3 +114,18 @@ def session_actor(session: Session, caller: Caller) -> Actor:
     """The staff actor as stored now (memberships may have changed since log-in)."""
     assert caller.user is not None
     return actor_for(session, caller.user)
+
+
+def set_staff_cookie(response: Response, token: str, lifetime: int) -> None:
+    response.set_cookie(STAFF_COOKIE, token, **(cookie_options() | {"max_age": lifetime}))
+
+
+async def renew_staff_cookie(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Middleware: a page that found the staff token half spent sends a fresh one back."""
+    response = await call_next(request)
+    renewed = getattr(request.state, "renewed_token", None)
+    if renewed is not None:
+        set_staff_cookie(response, *renewed)
+    return response

@@ -17,6 +17,7 @@ from web.session import (
     OptionalStaff,
     StaffCaller,
     cookie_options,
+    set_staff_cookie,
 )
 from web.templating import render, translator
 
@@ -77,7 +78,7 @@ def login(
         return render(request, "login.html", context, 401)
     token, lifetime = issue_token(user)
     response = RedirectResponse(local_path(next, START_PAGE.get(user.role, "/")), 303)
-    response.set_cookie(STAFF_COOKIE, token, max_age=lifetime, **cookie_options())
+    set_staff_cookie(response, token, lifetime)
     return response
 
 
