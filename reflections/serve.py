@@ -66,6 +66,7 @@ def run(
     if not flows:
         import uvicorn
 
+        print(f"Web       {api_url}/  (citizens, staff log-in at /login)", flush=True)
         print(f"API       {api_url}  (docs {api_url}/docs); flows not served", flush=True)
         uvicorn.run("api.app:app", host=host, port=port)
         return
@@ -101,6 +102,7 @@ def run(
         print(
             f"Prefect   {prefect_url}  (UI; server ready in {prefect_ready:.1f} s, "
             f"log {home / 'server.log'})\n"
+            f"Web       {api_url}/  (citizens, staff log-in at /login)\n"
             f"API       {api_url}  (docs {api_url}/docs)\n"
             "Serving the scheduled flows; Ctrl-C stops everything.",
             flush=True,
