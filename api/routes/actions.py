@@ -148,7 +148,8 @@ ACTIONS: list[tuple[LifecycleEvent, str, type[_Body], Callable[[Session, Any], E
 ]
 
 
-def _version(if_match: str | None) -> int | None:
+def version_of(if_match: str | None) -> int | None:
+    """The version an If-Match names; None when there is none."""
     if if_match is None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
@@ -168,7 +169,7 @@ def act(
 ) -> ReflectionView:
     reflection, actor = open_reflection(session, caller, tracking_code)
     assert reflection.id is not None
-    expected = _version(if_match)
+    expected = version_of(if_match)
     updated = apply_event(session, reflection.id, event, actor, data, expected)
     response.headers["ETag"] = f'"{updated.version}"'
     return reflection_view(session, actor, updated)

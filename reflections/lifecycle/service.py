@@ -4,7 +4,7 @@ Every change goes the same way: load, check the actor, run the pure state machin
 new fields and exactly one history row, commit once. Any refusal leaves nothing behind.
 """
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from reflections.models import (
     HistoryEvent,
     Reflection,
 )
-from reflections.models.enums import LifecycleEvent, Priority, Role
+from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
 from reflections.policies import confirmation_window
 from reflections.settings import get_settings
 from statemachines import Position, allowed_events, fire
@@ -47,9 +47,11 @@ class EventInput:
     rating: int | None = None
     comment: str | None = None
     photos: tuple[Photo, ...] = ()  # with process: photos of the result
+    duplicate_of_id: int | None = None  # with reject: the original this one duplicates
 
 
-_EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name != "photos"]
+# What the pure machine is given; photos and the original of a duplicate are the service's.
+_EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name not in ("photos", "duplicate_of_id")]
 
 
 def apply_event(
@@ -92,6 +94,7 @@ def _apply(
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
     _check_references(session, event, reflection, data, actor)
+    data = _with_duplicate_reason(session, event, reflection, data)
     if data.photos and event is not LifecycleEvent.PROCESS:
         raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
     photos = attachments.check(data.photos)
@@ -168,6 +171,10 @@ def _apply_effects(
         }
     elif event is E.REJECT:
         reflection.rejection_reason = data.reason
+        if data.duplicate_of_id is not None:
+            original = session.get(Reflection, data.duplicate_of_id)
+            assert original is not None  # checked by _with_duplicate_reason
+            payload = {"duplicate_of": original.tracking_code}
     elif event in (E.ASSIGN, E.REASSIGN):
         payload = {
             "from_unit_id": reflection.handling_unit_id,
@@ -293,6 +300,34 @@ def _check_references(
         raise InvalidInput("handling_unit_id", "is already the handling unit")
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
+
+
+def _with_duplicate_reason(
+    session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput
+) -> EventInput:
+    """A merge is a reject naming the original (DESIGN.md §4, "duplicate of X"): check the
+    original, and make sure the reason the citizen is told names its tracking code."""
+    if data.duplicate_of_id is None:
+        return data
+    if event is not LifecycleEvent.REJECT:
+        raise InvalidInput("duplicate_of_id", f"comes only with {LifecycleEvent.REJECT}")
+    original = session.get(Reflection, data.duplicate_of_id)
+    if original is None:
+        raise InvalidInput("duplicate_of_id", f"no reflection {data.duplicate_of_id}")
+    if original.id == reflection.id:
+        raise InvalidInput("duplicate_of_id", "a reflection cannot duplicate itself")
+    if original.state is LifecycleState.REJECTED:
+        raise InvalidInput(
+            "duplicate_of_id",
+            f"{original.tracking_code} is rejected; merge into the reflection it stands for",
+        )
+    code = original.tracking_code
+    reason = (data.reason or "").strip()
+    if not reason:
+        reason = f"duplicate of {code}"
+    elif code not in reason:  # the citizen must learn where to follow their report
+        reason = f"{reason} (duplicate of {code})"
+    return replace(data, reason=reason)
 
 
 def available_events(

@@ -32,6 +32,8 @@ class Reflection(SQLModel, table=True):
         # A unit's inbox, soonest deadline first.
         Index("ix_reflections_unit_inbox", "handling_unit_id", "state", "process_due_at"),
         Index("ix_reflections_created_at", "created_at"),
+        # Duplicate suggestions look for reports nearby in a latitude/longitude box.
+        Index("ix_reflections_lat_long", "latitude", "longitude"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,7 +23,9 @@ CHROMIUM = os.environ.get("REFLECTIONS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(os.environ.get("REFLECTIONS_SCREENSHOTS", "artifacts/screenshots"))
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's event loop and the server end with the browser tests, before
+# the other tests' own asyncio.run() calls.
+@pytest.fixture(scope="module")
 def live_url(app: FastAPI) -> Iterator[str]:
     """The test app served over HTTP on a free port, in a thread of this process."""
     port = free_port()
@@ -42,7 +44,7 @@ def live_url(app: FastAPI) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"no Chromium at {CHROMIUM}: `make browser` installs Debian's chromium")
