@@ -73,7 +73,10 @@ def optional_staff(request: Request, session: SessionDep) -> Caller | None:
         user = user_for_token(session, token)
     except InvalidCredentials:
         return None
-    request.state.staff = user  # the layout shows who is logged in and their pages
+    # The layout shows who is logged in, also on the error page after a refused action has
+    # rolled the session back (which expires what the session holds): keep the user apart.
+    session.expunge(user)
+    request.state.staff = user
     if needs_renewal(token):
         request.state.renewed_token = issue_token(user)
     return Caller(actor_for(session, user), user=user)

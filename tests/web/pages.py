@@ -24,13 +24,12 @@ def csrf(browser: TestClient, page: str = "/login") -> str:
     """The CSRF token the site hands out with its forms (set in a cookie on first visit)."""
     match = CSRF_FIELD.search(browser.get(page).text)
     assert match, f"no CSRF field on {page}"
-    return match.group(1)
+    return str(match.group(1))
 
 
-def post_form(
-    browser: TestClient, path: str, data: dict[str, Any], files: Any = None
-) -> Response:
-    return browser.post(path, data={"csrf": csrf(browser), **data}, files=files)
+def post_form(browser: TestClient, path: str, data: dict[str, Any], files: Any = None) -> Response:
+    response: Response = browser.post(path, data={"csrf": csrf(browser), **data}, files=files)
+    return response
 
 
 def log_in(browser: TestClient, username: str) -> Response:
