@@ -1,0 +1,233 @@
+"""Auditors' and managers' pages: a reflection's timeline with its chain status, the report
+dashboard with its charts, and the exports, on the API's domain functions and role checks.
+
+- ``/console/audit``: auditors and admins (as ``api/routes/audit.py``); identity stays masked.
+- ``/console/reports``: auditors, coordinators, admins and supervisors, a supervisor seeing the
+  units in their scope (as ``api/routes/reports.py``, which also lets handlers read their own
+  units' report through the API; the console leaves handlers to their inbox).
+- ``/console/exports/...``: auditors and admins, the same files as ``api/routes/exports.py``.
+"""
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+
+from api.deps import Caller, SessionDep
+from api.routes import audit as audit_api
+from reflections import clock, exports
+from reflections.deadlines import Step
+from reflections.exports import ExportFormat
+from reflections.lifecycle.errors import InvalidInput
+from reflections.models.enums import Language, Role
+from reflections.reports import ReportQuery, build_report
+from web import dashboard, forms
+from web.session import staff_with_role
+from web.templating import render, translator
+
+router = APIRouter(include_in_schema=False)
+Auditor = Annotated[Caller, Depends(staff_with_role(Role.AUDITOR, Role.ADMIN))]
+ReportReader = Annotated[
+    Caller,
+    # As the reports API: handlers and supervisors see their own units' figures only.
+    Depends(
+        staff_with_role(Role.AUDITOR, Role.COORDINATOR, Role.ADMIN, Role.SUPERVISOR, Role.HANDLER)
+    ),
+]
+EXPORTERS = frozenset({Role.AUDITOR, Role.ADMIN})
+HASH_SHOWN = 12  # characters of a hash shown in the timeline (the full one in its title)
+VALUE_SHOWN = 80  # characters of a payload value shown
+
+MonthParam = Annotated[str | None, Query(max_length=7)]
+CodeParam = Annotated[str | None, Query(max_length=64)]
+
+
+# -- the auditor's timeline ------------------------------------------------------------------
+
+
+@router.get("/console/audit", response_class=HTMLResponse)
+def lookup(request: Request, _caller: Auditor, code: CodeParam = None) -> Response:
+    """The code lookup; with ``?code=`` straight to that reflection's timeline."""
+    if code and code.strip():
+        return RedirectResponse(f"/console/audit/reflections/{quote(code.strip().upper())}", 303)
+    return render(request, "audit/lookup.html", {"code": code or ""})
+
+
+@router.get("/console/audit/reflections/{tracking_code}", response_class=HTMLResponse)
+def timeline(
+    request: Request, session: SessionDep, caller: Auditor, tracking_code: str
+) -> Response:
+    """Every history row with who, when, what and why, and whether the chain holds: the same
+    document as ``GET /api/v1/reflections/{code}/timeline`` (no reporter on it)."""
+    out = audit_api.timeline(session, caller.actor, tracking_code)
+    broken = out.chain.problem
+    context = {
+        "timeline": out,
+        "summaries": [payload_summary(entry.payload) for entry in out.entries],
+        "broken_seq": broken.seq if broken else None,
+        "hash_shown": HASH_SHOWN,
+    }
+    return render(request, "audit/timeline.html", context)
+
+
+def payload_summary(payload: dict[str, Any]) -> str:
+    """``key: value; ...`` with long values cut, for a table cell."""
+    parts = []
+    for key, value in sorted(payload.items()):
+        text = "—" if value is None else str(value)
+        if len(text) > VALUE_SHOWN:
+            text = text[: VALUE_SHOWN - 1] + "…"
+        parts.append(f"{key}: {text}")
+    return "; ".join(parts)
+
+
+# -- the report dashboard --------------------------------------------------------------------
+
+
+@router.get("/console/reports", response_class=HTMLResponse)
+def reports(
+    request: Request,
+    session: SessionDep,
+    caller: ReportReader,
+    month_from: Annotated[str | None, Query(alias="from", max_length=7)] = None,
+    month_to: Annotated[str | None, Query(alias="to", max_length=7)] = None,
+    category: CodeParam = None,
+    handling_unit: CodeParam = None,
+    level: Annotated[str | None, Query(max_length=32)] = None,
+    step: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Filters, three charts with their tables, and (auditors, admins) the export links.
+    A filter the report refuses gives the form back with the reason, status 422."""
+    t = translator(request)
+    english = t.language is Language.EN
+    first, last = dashboard.default_period()
+    values = {
+        "from": month_from or first,
+        "to": month_to or month_from or last,
+        "category": category or "",
+        "handling_unit": handling_unit or "",
+        "level": level or "",
+        "step": step or Step.PROCESS.value,
+    }
+    context: dict[str, Any] = {
+        "values": values,
+        "categories": forms.categories(session, english),
+        "units": dashboard.unit_choices(session, caller.actor, english),
+        "levels": dashboard.levels(session),
+        "steps": [s.value for s in dashboard.UNIT_STEPS],
+        "can_export": caller.actor.role in EXPORTERS,
+    }
+    try:
+        chosen_step = _unit_step(values["step"])
+        query = ReportQuery.parse(
+            values["from"],
+            values["to"],
+            handling_unit=values["handling_unit"],
+            category=values["category"],
+            level=values["level"],
+        )
+        board = dashboard.build(
+            session,
+            caller.actor,
+            query,
+            chosen_step,
+            english=english,
+            no_category=t("reports.no_category"),
+        )
+    except InvalidInput as error:
+        context["error"] = t("reports.invalid", detail=str(error))
+        return render(request, "audit/reports.html", context, 422)
+    context |= {"board": board, "exports": _export_links(query)}
+    return render(request, "audit/reports.html", context)
+
+
+def _unit_step(value: str) -> Step:
+    step = next((s for s in dashboard.UNIT_STEPS if s.value == value), None)
+    if step is None:
+        raise InvalidInput("step", f"{value!r} is not one of accept, process")
+    return step
+
+
+def _export_links(query: ReportQuery) -> dict[str, str]:
+    """The dashboard's downloads: the report with its filters, the histories of its months."""
+    filters = {
+        "from": str(query.month_from),
+        "to": str(query.month_to),
+        "handling_unit": query.handling_unit or "",
+        "category": query.category or "",
+        "level": query.level or "",
+    }
+    report = {key: value for key, value in filters.items() if value}
+    days = {
+        "from": query.month_from.first_day().isoformat(),
+        "to": query.month_to.next().first_day().isoformat(),
+    }
+    links = {}
+    for export_format in ExportFormat:
+        fmt = {"format": export_format.value}
+        links[f"report-{export_format.value}"] = (
+            f"/console/exports/reports?{urlencode(report | fmt)}"
+        )
+        links[f"histories-{export_format.value}"] = (
+            f"/console/exports/histories?{urlencode(days | fmt)}"
+        )
+    return links
+
+
+# -- exports ---------------------------------------------------------------------------------
+
+
+def _attachment(
+    chunks: Iterator[str], filename: str, export_format: ExportFormat
+) -> StreamingResponse:
+    return StreamingResponse(
+        chunks,
+        media_type=export_format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+FormatParam = Annotated[ExportFormat, Query(alias="format")]
+
+
+@router.get("/console/exports/histories")
+def export_histories(
+    session: SessionDep,
+    _caller: Auditor,
+    start: Annotated[date, Query(alias="from")],
+    end: Annotated[date, Query(alias="to")],
+    export_format: FormatParam = ExportFormat.CSV,
+) -> StreamingResponse:
+    """As ``GET /api/v1/exports/histories``: every history row of [from, to), streamed."""
+    period = exports.days(start, end)
+    chunks = exports.export_histories(session, period, export_format)
+    return _attachment(chunks, period.filename("histories", export_format), export_format)
+
+
+@router.get("/console/exports/reports")
+def export_report(
+    session: SessionDep,
+    _caller: Auditor,
+    month_from: Annotated[str, Query(alias="from", max_length=7)],
+    month_to: Annotated[str | None, Query(alias="to", max_length=7)] = None,
+    group_by: Annotated[list[str] | None, Query(max_length=4)] = None,
+    handling_unit: CodeParam = None,
+    category: CodeParam = None,
+    level: Annotated[str | None, Query(max_length=32)] = None,
+    export_format: FormatParam = ExportFormat.CSV,
+) -> StreamingResponse:
+    """As ``GET /api/v1/exports/reports``: the report's rows and its total, streamed."""
+    query = ReportQuery.parse(
+        month_from,
+        month_to,
+        exports.group_names(group_by),
+        handling_unit=handling_unit,
+        category=category,
+        level=level,
+    )
+    report = build_report(session, query, clock.now())  # before the first byte: errors are 422
+    filename = f"report_{exports.report_period(query)}.{export_format.value}"
+    return _attachment(exports.export_report(report, export_format), filename, export_format)
