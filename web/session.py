@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
-from sqlmodel import Session
 
 from api.deps import Caller, SessionDep
 from reflections.auth import (
@@ -111,12 +110,6 @@ def citizen(request: Request) -> Caller:
 
 
 CitizenCaller = Annotated[Caller, Depends(citizen)]
-
-
-def session_actor(session: Session, caller: Caller) -> Actor:
-    """The staff actor as stored now (memberships may have changed since log-in)."""
-    assert caller.user is not None
-    return actor_for(session, caller.user)
 
 
 def set_staff_cookie(response: Response, token: str, lifetime: int) -> None:

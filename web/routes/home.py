@@ -19,7 +19,7 @@ from web.session import (
     cookie_options,
     set_staff_cookie,
 )
-from web.templating import render, translator
+from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,7 +45,8 @@ def local_path(target: str | None, default: str = "/") -> str:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, caller: OptionalStaff) -> Response:
+def home(request: Request, _staff: OptionalStaff) -> Response:
+    """Asks for the staff cookie only so that the layout shows a logged-in user's pages."""
     return render(request, "home.html")
 
 
@@ -101,6 +102,3 @@ def message_link(tracking_code: str, caller: OptionalStaff) -> Response:
 def console(caller: StaffCaller) -> Response:
     assert caller.user is not None
     return RedirectResponse(START_PAGE.get(caller.user.role, "/"), 303)
-
-
-__all__ = ["router", "translator"]
