@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from sqlmodel import Session
 
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
@@ -67,6 +68,13 @@ def histories(
 ) -> StreamingResponse:
     """Every history row that occurred in [from, to), ordered by time: tracking code, event,
     states, actor, reason, payload, instant (UTC) and hashes."""
+    return histories_attachment(session, start, end, export_format)
+
+
+def histories_attachment(
+    session: Session, start: date, end: date, export_format: ExportFormat
+) -> StreamingResponse:
+    """The history export as a download (the API's and the web console's)."""
     period = exports.days(start, end)
     chunks = exports.export_histories(session, period, export_format, BATCH_SIZE)
     return _attachment(chunks, period.filename("histories", export_format), export_format)
@@ -106,6 +114,13 @@ def reports(
         category=category,
         level=level,
     )
+    return report_attachment(session, query, export_format)
+
+
+def report_attachment(
+    session: Session, query: ReportQuery, export_format: ExportFormat
+) -> StreamingResponse:
+    """The report as a download (the API's and the web console's)."""
     report = build_report(session, query, clock.now())  # before the first byte: errors are 422
     filename = f"report_{exports.report_period(query)}.{export_format.value}"
     return _attachment(exports.export_report(report, export_format), filename, export_format)

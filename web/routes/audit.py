@@ -8,7 +8,6 @@ dashboard with its charts, and the exports, on the API's domain functions and ro
 - ``/console/exports/...``: auditors and admins, the same files as ``api/routes/exports.py``.
 """
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -18,12 +17,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from api.deps import Caller, SessionDep
 from api.routes import audit as audit_api
-from reflections import clock, exports
+from api.routes.exports import histories_attachment, report_attachment
+from reflections import exports
 from reflections.deadlines import Step
 from reflections.exports import ExportFormat
 from reflections.lifecycle.errors import InvalidInput
 from reflections.models.enums import Language, Role
-from reflections.reports import ReportQuery, build_report
+from reflections.reports import ReportQuery
 from web import dashboard, forms
 from web.session import staff_with_role
 from web.templating import render, translator
@@ -180,16 +180,6 @@ def _export_links(query: ReportQuery) -> dict[str, str]:
 # -- exports ---------------------------------------------------------------------------------
 
 
-def _attachment(
-    chunks: Iterator[str], filename: str, export_format: ExportFormat
-) -> StreamingResponse:
-    return StreamingResponse(
-        chunks,
-        media_type=export_format.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 FormatParam = Annotated[ExportFormat, Query(alias="format")]
 
 
@@ -202,9 +192,7 @@ def export_histories(
     export_format: FormatParam = ExportFormat.CSV,
 ) -> StreamingResponse:
     """As ``GET /api/v1/exports/histories``: every history row of [from, to), streamed."""
-    period = exports.days(start, end)
-    chunks = exports.export_histories(session, period, export_format)
-    return _attachment(chunks, period.filename("histories", export_format), export_format)
+    return histories_attachment(session, start, end, export_format)
 
 
 @router.get("/console/exports/reports")
@@ -228,6 +216,4 @@ def export_report(
         category=category,
         level=level,
     )
-    report = build_report(session, query, clock.now())  # before the first byte: errors are 422
-    filename = f"report_{exports.report_period(query)}.{export_format.value}"
-    return _attachment(exports.export_report(report, export_format), filename, export_format)
+    return report_attachment(session, query, export_format)
