@@ -271,6 +271,8 @@ def _citizen_context(
         context["result"] = reflection.result_text or ""
     elif kind is MessageKind.REJECTED:
         context["reason"] = reflection.rejection_reason or ""
+        if payload.get("duplicate_of"):  # merged: the citizen follows the original instead
+            context["duplicate_of"] = payload["duplicate_of"]
     return context
 
 

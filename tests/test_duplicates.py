@@ -294,7 +294,8 @@ def test_merge_rejects_the_duplicate_naming_the_original(session: Session) -> No
     ).one()
     assert message.recipient == email
     assert original.tracking_code in message.context["reason"]
-    assert original.tracking_code in render(message.kind, message.language, message.context).sms
+    rendered = render(message.kind, message.language, message.context)
+    assert f"trùng với phản ánh {original.tracking_code}" in rendered.sms  # in their language
     assert original.state is LifecycleState.RECEIVED  # the original is untouched
 
 

@@ -93,3 +93,16 @@ def test_daily_digest_lists_open_tasks_oldest_first() -> None:
     assert "<li><strong>HUE-1</strong> – Ổ gà &lt;lớn&gt;" in msg.html
     assert "2 nhiệm vụ đang mở, cũ nhất HUE-1" in msg.sms
     assert msg.text.startswith("Kính gửi Chị Lan,")
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [("vi", "mời bạn theo dõi phản ánh HUE-0007"), ("en", "please follow HUE-0007")],
+)
+def test_a_merged_report_tells_the_citizen_which_one_to_follow(
+    language: str, sentence: str
+) -> None:
+    merged = context(MessageKind.REJECTED, reason="duplicate of HUE-0007", duplicate_of="HUE-0007")
+    msg = render("rejected", language, merged)
+    assert sentence in msg.sms
+    assert "HUE-0007" in msg.subject and "HUE-0007" in msg.text
