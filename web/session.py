@@ -106,7 +106,7 @@ def staff_with_role(*roles: Role) -> Callable[[Caller], Caller]:
 
 def citizen(request: Request) -> Caller:
     """A citizen identified by the key their browser keeps; no key opens nothing."""
-    return Caller(Actor.citizen(), citizen_key=request.cookies.get(CITIZEN_COOKIE) or "-")
+    return Caller(Actor.citizen(), citizen_key=request.cookies.get(CITIZEN_COOKIE))
 
 
 CitizenCaller = Annotated[Caller, Depends(citizen)]

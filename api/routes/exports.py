@@ -106,21 +106,21 @@ def reports(
 ) -> StreamingResponse:
     """The report (reflections received in the months from..to, both included) with one row
     per group and a last `total` row; the same figures as `reflections.reports`."""
-    query = ReportQuery.parse(
-        month_from,
-        month_to,
-        exports.group_names(group_by),
-        handling_unit=handling_unit,
-        category=category,
-        level=level,
-    )
-    return report_attachment(session, query, export_format)
+    filters = {"handling_unit": handling_unit, "category": category, "level": level}
+    return report_attachment(session, export_format, month_from, month_to, group_by, **filters)
 
 
 def report_attachment(
-    session: Session, query: ReportQuery, export_format: ExportFormat
+    session: Session,
+    export_format: ExportFormat,
+    month_from: str,
+    month_to: str | None,
+    group_by: list[str] | None,
+    **filters: str | None,
 ) -> StreamingResponse:
-    """The report as a download (the API's and the web console's)."""
+    """The report as a download (the API's and the web console's); ``filters`` are
+    ``handling_unit``, ``category`` and ``level``."""
+    query = ReportQuery.parse(month_from, month_to, exports.group_names(group_by), **filters)
     report = build_report(session, query, clock.now())  # before the first byte: errors are 422
     filename = f"report_{exports.report_period(query)}.{export_format.value}"
     return _attachment(exports.export_report(report, export_format), filename, export_format)

@@ -144,7 +144,12 @@ def timeline(session: SessionDep, caller: CallerDep, tracking_code: str) -> list
     """Every change, oldest first, with who, when, what and why."""
     reflection, _ = open_reflection(session, caller, tracking_code)
     assert reflection.id is not None
-    rows = history.timeline(session, reflection.id)
+    return history_views(session, reflection.id)
+
+
+def history_views(session: Session, reflection_id: int) -> list[HistoryView]:
+    """A reflection's history rows with the staff usernames (the API's and the pages')."""
+    rows = history.timeline(session, reflection_id)
     user_ids = {row.actor_user_id for row in rows if row.actor_user_id}
     names = dict(
         session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()

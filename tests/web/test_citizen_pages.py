@@ -188,3 +188,18 @@ def test_the_link_in_messages_opens_the_right_page_for_each_reader(
         post_form(coordinator, "/login", {"username": "coordinator", "password": "demo-password"})
         link = coordinator.get(f"/r/{code}").headers["location"]
         assert link == f"/console/reflections/{code}"
+
+
+def test_another_browser_cannot_confirm_or_reopen_someone_elses_reflection(
+    app: FastAPI, browser: TestClient, client: TestClient, session: Session
+) -> None:
+    code, _ = submit_form(browser)
+    _process(client, code)
+    with new_browser(app) as stranger:
+        submit_form(stranger)  # a citizen, but with a key of their own
+        for action, form in (("confirm", {"rating": "1"}), ("reopen", {"reason": "Không đúng"})):
+            assert post_form(stranger, f"/track/{code}/{action}", form).status_code == 404
+        assert stranger.get(f"/track/{code}/photos/{'0' * 64}").status_code == 404
+    stored = session.exec(select(Reflection).where(Reflection.tracking_code == code)).one()
+    session.refresh(stored)
+    assert (stored.state, stored.rating, stored.reopen_count) == ("processed", None, 0)

@@ -2,9 +2,8 @@
 dashboard with its charts, and the exports, on the API's domain functions and role checks.
 
 - ``/console/audit``: auditors and admins (as ``api/routes/audit.py``); identity stays masked.
-- ``/console/reports``: auditors, coordinators, admins and supervisors, a supervisor seeing the
-  units in their scope (as ``api/routes/reports.py``, which also lets handlers read their own
-  units' report through the API; the console leaves handlers to their inbox).
+- ``/console/reports``: auditors, coordinators, admins, supervisors and handlers, the last two
+  seeing the units in their scope (as ``api/routes/reports.py``).
 - ``/console/exports/...``: auditors and admins, the same files as ``api/routes/exports.py``.
 """
 
@@ -18,7 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from api.deps import Caller, SessionDep
 from api.routes import audit as audit_api
 from api.routes.exports import histories_attachment, report_attachment
-from reflections import exports
 from reflections.deadlines import Step
 from reflections.exports import ExportFormat
 from reflections.lifecycle.errors import InvalidInput
@@ -41,7 +39,6 @@ EXPORTERS = frozenset({Role.AUDITOR, Role.ADMIN})
 HASH_SHOWN = 12  # characters of a hash shown in the timeline (the full one in its title)
 VALUE_SHOWN = 80  # characters of a payload value shown
 
-MonthParam = Annotated[str | None, Query(max_length=7)]
 CodeParam = Annotated[str | None, Query(max_length=64)]
 
 
@@ -208,12 +205,5 @@ def export_report(
     export_format: FormatParam = ExportFormat.CSV,
 ) -> StreamingResponse:
     """As ``GET /api/v1/exports/reports``: the report's rows and its total, streamed."""
-    query = ReportQuery.parse(
-        month_from,
-        month_to,
-        exports.group_names(group_by),
-        handling_unit=handling_unit,
-        category=category,
-        level=level,
-    )
-    return report_attachment(session, query, export_format)
+    filters = {"handling_unit": handling_unit, "category": category, "level": level}
+    return report_attachment(session, export_format, month_from, month_to, group_by, **filters)

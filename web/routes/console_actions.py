@@ -92,17 +92,6 @@ def classify(
     return _do(session, caller, tracking_code, E.CLASSIFY, data, version)
 
 
-@router.post(f"{PATH}/reject")
-def reject(
-    session: SessionDep,
-    caller: StaffCaller,
-    tracking_code: str,
-    reason: Reason,
-    version: Version = "",
-) -> Response:
-    return _do(session, caller, tracking_code, E.REJECT, EventInput(reason=reason), version)
-
-
 @router.post(f"{PATH}/assign")
 def assign(
     session: SessionDep,
@@ -187,18 +176,6 @@ def grant_extension(
     return _do(session, caller, tracking_code, E.GRANT_EXTENSION, data, version)
 
 
-@router.post(f"{PATH}/deny_extension")
-def deny_extension(
-    session: SessionDep,
-    caller: StaffCaller,
-    tracking_code: str,
-    reason: Reason,
-    version: Version = "",
-) -> Response:
-    data = EventInput(reason=reason)
-    return _do(session, caller, tracking_code, E.DENY_EXTENSION, data, version)
-
-
 @router.post(f"{PATH}/process")
 async def process(
     session: SessionDep,
@@ -216,17 +193,6 @@ async def process(
     return await run_in_threadpool(_do, session, caller, tracking_code, E.PROCESS, data, version)
 
 
-@router.post(f"{PATH}/send_back")
-def send_back(
-    session: SessionDep,
-    caller: StaffCaller,
-    tracking_code: str,
-    reason: Reason,
-    version: Version = "",
-) -> Response:
-    return _do(session, caller, tracking_code, E.SEND_BACK, EventInput(reason=reason), version)
-
-
 @router.post(f"{PATH}/escalate")
 def escalate(
     session: SessionDep,
@@ -238,6 +204,26 @@ def escalate(
 ) -> Response:
     data = EventInput(reason=_optional(reason))
     return _do(session, caller, tracking_code, E.ESCALATE, data, version, back)
+
+
+def _reason_only(event: LifecycleEvent) -> None:
+    """Reject, deny an extension, send back: events whose whole form is a required reason."""
+
+    def endpoint(
+        session: SessionDep,
+        caller: StaffCaller,
+        tracking_code: str,
+        reason: Reason,
+        version: Version = "",
+    ) -> Response:
+        return _do(session, caller, tracking_code, event, EventInput(reason=reason), version)
+
+    endpoint.__name__ = event.value
+    router.add_api_route(f"{PATH}/{event.value}", endpoint, methods=["POST"])
+
+
+for _event in (E.REJECT, E.DENY_EXTENSION, E.SEND_BACK):
+    _reason_only(_event)
 
 
 @router.post(f"{PATH}/merge")

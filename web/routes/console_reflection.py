@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from api.deps import SessionDep
 from api.lookup import open_reflection, photo_file
-from api.routes.reflections import timeline
+from api.routes.reflections import history_views
 from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections import duplicates
@@ -41,12 +41,13 @@ def reflection_page(
     request: Request, session: SessionDep, caller: StaffCaller, tracking_code: str
 ) -> Response:
     reflection, actor = open_reflection(session, caller, tracking_code)
+    assert reflection.id is not None
     view = reflection_view(session, actor, reflection)
     t = translator(request)
     context = {
         "r": view,
         "hint": _hint(session, reflection, t),
-        "timeline": timeline(session, caller, reflection.tracking_code),
+        "timeline": history_views(session, reflection.id),
         "done": done_of(request),
         **_action_context(session, actor, reflection, view, t),
     }
