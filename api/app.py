@@ -1,4 +1,4 @@
-"""The FastAPI application."""
+"""The API as a FastAPI application; ``asgi`` adds the pages to it."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,10 +23,9 @@ from api.routes import (
     reports,
     twilio_status,
 )
-from reflections.db import get_engine
-from reflections.migrate import ensure_migrated
-from reflections.settings import get_settings
-from web import mount as web
+from reflections.platform.db import get_engine
+from reflections.platform.migrate import ensure_migrated
+from reflections.platform.settings import get_settings
 
 
 @asynccontextmanager
@@ -35,7 +34,8 @@ async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-def create_app() -> FastAPI:
+def create_api() -> FastAPI:
+    """The API alone: routes, problem+json errors and body limits (no pages)."""
     settings = get_settings()
     app = FastAPI(
         title="Reflections",
@@ -66,8 +66,6 @@ def create_app() -> FastAPI:
     ):
         app.include_router(module.router)
 
-    web.install(app)  # the pages, after the API so that API paths keep problem+json
-
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, str]:
         with get_engine().connect() as connection:
@@ -75,6 +73,3 @@ def create_app() -> FastAPI:
         return {"status": "ok", "database": "ok"}
 
     return app
-
-
-app = create_app()

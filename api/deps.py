@@ -8,13 +8,18 @@ from fastapi import Depends, Header
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
-from reflections.auth import InvalidCredentials, actor_for, client_for_api_key, user_for_token
-from reflections.db import get_engine
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden
+from reflections.actors import Actor
+from reflections.errors import Forbidden
 from reflections.models import ApiKey, User
 from reflections.models.enums import Role
-from reflections.security import hash_secret
+from reflections.organisation.auth import (
+    InvalidCredentials,
+    actor_for,
+    client_for_api_key,
+    user_for_token,
+)
+from reflections.platform.db import get_engine
+from reflections.platform.security import hash_secret
 
 
 def get_session() -> Iterator[Session]:

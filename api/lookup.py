@@ -6,12 +6,12 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
-from reflections.attachments import path_of
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import InvalidInput, NotFound
+from reflections.actors import Actor
+from reflections.errors import InvalidInput, NotFound
+from reflections.lifecycle.attachments import path_of
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
-from reflections.visibility import can_see
+from reflections.organisation.visibility import can_see
 
 Coded = type[AdministrativeUnit] | type[HandlingUnit] | type[Category]
 

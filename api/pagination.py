@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 from sqlmodel.sql.expression import SelectOfScalar
 
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
 from reflections.models import Reflection
 
 LimitDep = Annotated[int, Query(ge=1, le=200, description="Items per page.")]

@@ -9,8 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reflections.auth import InvalidCredentials
-from reflections.lifecycle.errors import (
+from reflections.errors import (
     Conflict,
     EventNotAllowed,
     Forbidden,
@@ -18,6 +17,7 @@ from reflections.lifecycle.errors import (
     InvalidInput,
     NotFound,
 )
+from reflections.organisation.auth import InvalidCredentials
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://reflections.example/problems/"

@@ -11,9 +11,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from api.pagination import page
 from api.schemas import CategoryRef, Deadlines, Page, ReflectionView, ReporterView, UnitRef
-from reflections import access_log, clock
-from reflections.deadlines import remaining_minutes, step_of
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.service import available_events
 from reflections.models import (
     AdministrativeUnit,
@@ -24,7 +22,10 @@ from reflections.models import (
     Reporter,
 )
 from reflections.models.enums import Role
-from reflections.visibility import IdentityView, identity_view, mask_contact, mask_name
+from reflections.organisation.visibility import IdentityView, identity_view, mask_contact, mask_name
+from reflections.oversight import access_log
+from reflections.platform import clock
+from reflections.timekeeping.deadlines import remaining_minutes, step_of
 
 RowT = TypeVar("RowT", bound=SQLModel)
 

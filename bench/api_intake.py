@@ -13,7 +13,7 @@ a free port. Then, for --seconds each, httpx keeps --concurrency requests in fli
 (b) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
 
 The baseline endpoint lives only in a wrapper module the bench writes into a temporary folder
-(``bench_app.py``: ``api.app.create_app()`` plus that one route, on a ``bench_bare`` table the
+(``bench_app.py``: ``asgi.create_app()`` plus that one route, on a ``bench_bare`` table the
 bench creates), so it passes through the same middleware, error handlers, thread pool and
 connection pool as the product's routes, and the product never carries bench code.
 
@@ -51,8 +51,8 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.databases
 
-from reflections import migrate
-from reflections.db import get_engine
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
 from reflections.seed.loader import seed
 from tests.databases import scratch_postgres
 
@@ -72,8 +72,8 @@ BENCH_APP = '''\
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from api.app import create_app
-from reflections.db import get_engine
+from asgi import create_app
+from reflections.platform.db import get_engine
 
 app = create_app()
 

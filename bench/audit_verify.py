@@ -31,10 +31,11 @@ from sqlmodel import Session, col
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 
-from reflections import audit, clock, migrate
-from reflections.db import get_engine
 from reflections.lifecycle import history
 from reflections.models import HistoryEvent, Reflection
+from reflections.oversight import audit
+from reflections.platform import clock, migrate
+from reflections.platform.db import get_engine
 from reflections.seed import loader
 from tests.databases import scratch_postgres
 from tests.lifecycle_helpers import reflection_at, refs

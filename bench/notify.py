@@ -65,12 +65,12 @@ from notifications import (
 from notifications.ratelimit import rate_limited
 from notifications.sms import BaseUrlHttpClient
 from notifications.smtp import build_email
-from reflections import clock, migrate
-from reflections.db import get_engine
+from reflections.messaging.outbox import dispatch_async
+from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus
-from reflections.outbox import dispatch_async
-from reflections.quiet_hours import QuietHours
-from reflections.settings import get_settings
+from reflections.platform import clock, migrate
+from reflections.platform.db import get_engine
+from reflections.platform.settings import get_settings
 from tests.databases import scratch_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ def key(channel: ChannelName, number: int) -> str:
 
 
 def message(channel: ChannelName, number: int) -> Message:
-    """What ``reflections.outbox._message`` makes of the row ``insert_rows`` writes."""
+    """What ``reflections.messaging.outbox._message`` makes of the row ``insert_rows`` writes."""
     rendered = render(MessageKind.RECEIVED, LANGUAGE, context(number))
     sms = channel == "sms"
     return Message(

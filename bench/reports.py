@@ -19,12 +19,12 @@ have done in a live database.
 
 Measured, each in a fresh spawned Python process so that its peak memory is its own:
 
-- ``reflections.reports.build_report``: June 2025 with the four groupings (the monthly
+- ``reflections.oversight.reports.build_report``: June 2025 with the four groupings (the monthly
   report), the twelve months grouped by month, and the twelve months with all four. Baseline:
   bare ``SELECT count(*)`` over the same rows (the cohort's reflections, their history rows
   and their step records), which the report has to read at least once.
-- ``reflections.exports.export_histories`` as CSV (and JSON lines for one month), consumed and
-  UTF-8 encoded as the API sends it: one month, then everything. Baseline: psycopg's
+- ``reflections.oversight.exports.export_histories`` as CSV (and JSON lines for one month),
+  consumed and UTF-8 encoded as the API sends it: one month, then everything. Baseline: psycopg's
   ``COPY (the same SELECT) TO STDOUT (FORMAT csv)`` of the same rows, read to the end.
 
 Each figure comes from an untraced run (wall time, ru_maxrss) and a second run under
@@ -62,12 +62,13 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.databases
 
-from reflections import exports, migrate
-from reflections.db import get_engine
-from reflections.exports import ExportFormat
-from reflections.reports import ALL_GROUPS, GroupBy, Month, ReportQuery, build_report
+from reflections.oversight import exports
+from reflections.oversight.exports import ExportFormat
+from reflections.oversight.reports import ALL_GROUPS, GroupBy, Month, ReportQuery, build_report
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
+from reflections.platform.settings import get_settings
 from reflections.seed import loader
-from reflections.settings import get_settings
 from tests.databases import scratch_postgres
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -289,8 +290,8 @@ CROSS JOIN LATERAL (VALUES
 WHERE e.keep AND p.id %% %(parts)s = %(part)s
 """
 
-# The finished steps, as reflections.step_records records them: classify ends at assign (or
-# reject) and restarts at a return; accept ends at accept or return; process at process.
+# The finished steps, as reflections.lifecycle.step_records records them: classify ends at
+# assign (or reject) and restarts at a return; accept ends at accept or return; process at process.
 STEPS = """
 INSERT INTO step_records (
     reflection_id, step, started_at, ended_at, due_at, working_seconds, on_time,
@@ -597,7 +598,7 @@ def bench_reports(url: str) -> None:
         ("12 months by month", year, (GroupBy.MONTH,)),
         ("12 months, 4 groupings", year, ALL_GROUPS),
     ]
-    print("\nreport (reflections.reports.build_report) against count(*) of the same rows")
+    print("\nreport (reflections.oversight.reports.build_report) against count(*) of the same rows")
     for label, months, group_by in cases:
         counted = measure(url, "counts", {"months": months})
         report = both(url, "report", {"months": months, "group_by": group_by})
@@ -613,8 +614,8 @@ def bench_reports(url: str) -> None:
 
 def bench_exports(url: str, batch_size: int) -> None:
     print(
-        f"\nhistory export (reflections.exports, yield_per={batch_size}) against psycopg COPY "
-        "of the same rows"
+        f"\nhistory export (reflections.oversight.exports, yield_per={batch_size}) "
+        "against psycopg COPY of the same rows"
     )
     cases = [
         ("June 2025", JUNE, ExportFormat.CSV),

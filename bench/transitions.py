@@ -24,8 +24,8 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reflections import migrate
-from reflections.db import get_engine
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
 from reflections.seed.loader import seed
 from tests.databases import scratch_postgres
 from tests.lifecycle_helpers import E, fire, new_reflection, refs

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.support import domain_session, instant, local
-from reflections import audit
+from reflections.oversight import audit
 
 
 def _anchor(now: datetime, drill: bool) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.support import domain_session, instant, local
-from reflections import sla
+from reflections.lifecycle import sla
 
 
 def _confirm_batch(now: datetime, batch_size: int, drill: bool) -> list[str]:

@@ -9,17 +9,17 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.support import domain_session, instant, local
-from reflections import digest, sla
+from reflections.messaging import digest
 
 
-def _collect(now: datetime, drill: bool) -> tuple[dict[str, list[sla.Task]], int]:
+def _collect(now: datetime, drill: bool) -> tuple[dict[str, list[digest.Task]], int]:
     with domain_session(now, drill) as session:
-        tasks = sla.open_tasks_by_handler(session)
+        tasks = digest.open_tasks_by_handler(session)
         written = digest.enqueue_daily_digests(session, now)
         return tasks, len(written)
 
 
-def _line(task: sla.Task, now: datetime) -> str:
+def _line(task: digest.Task, now: datetime) -> str:
     stage = f"/{task.stage}" if task.stage else ""
     due = f"due {local(task.due_at)}" if task.due_at else "no deadline"
     late = " OVERDUE" if task.due_at is not None and task.due_at < now else ""

@@ -15,11 +15,11 @@ from prefect import flow, get_run_logger
 from sqlmodel import Session
 
 from flows.support import instant, local
-from reflections import clock
-from reflections.channels import configured_channels
-from reflections.db import get_engine
-from reflections.outbox import DispatchReport, drain_async
-from reflections.settings import get_settings
+from reflections.messaging.channels import configured_channels
+from reflections.messaging.outbox import DispatchReport, drain_async
+from reflections.platform import clock
+from reflections.platform.db import get_engine
+from reflections.platform.settings import get_settings
 
 
 @flow(name="notification-dispatch", description="Deliver the outbox: SMS, email, console.")

@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 
 from flows.support import domain_session, instant, local
-from reflections import sla
+from reflections.lifecycle import sla
 
 
 def _sweep_batch(now: datetime, batch_size: int, drill: bool) -> sla.SweepReport:

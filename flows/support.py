@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from reflections import clock
-from reflections.db import get_engine
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.db import get_engine
+from reflections.platform.settings import get_settings
 
 TIME_ZONE = "Asia/Ho_Chi_Minh"  # schedules are written in Hue's local time
 

@@ -4,8 +4,8 @@ from alembic import context
 from sqlalchemy import Connection
 
 import reflections.models  # noqa: F401  (registers the tables)
-from reflections.db import get_engine
 from reflections.models.metadata import metadata
+from reflections.platform.db import get_engine
 
 config = context.config
 

@@ -15,10 +15,10 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from reflections import migrate
-from reflections.db import get_engine, reset_engines
+from reflections.platform import migrate
+from reflections.platform.db import get_engine, reset_engines
+from reflections.platform.settings import get_settings
 from reflections.seed.loader import seed
-from reflections.settings import get_settings
 from tests.databases import scratch_postgres
 from tests.peers import prism_process, prism_url  # noqa: F401 - one Prism for all modules
 
@@ -109,7 +109,7 @@ def app(database_url: str, _session_tmp: Path) -> "FastAPI":
     os.environ["REFLECTIONS_ATTACHMENTS_DIR"] = str(_session_tmp / "attachments")
     os.environ["REFLECTIONS_JWT_SECRET"] = "test-signing-key-that-is-long-enough-for-hs256"
     get_settings.cache_clear()
-    from api.app import create_app
+    from asgi import create_app
 
     return create_app()
 

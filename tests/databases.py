@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from reflections.db import reset_engines
+from reflections.platform.db import reset_engines
 
 
 @contextmanager

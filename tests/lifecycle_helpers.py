@@ -5,12 +5,12 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from reflections import clock
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
+from reflections.platform import clock
 from statemachines import AssignmentStage, LifecycleState
 
 E = LifecycleEvent

@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
-from reflections import access_log
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden, InvalidInput, NotFound
+from reflections.actors import Actor
+from reflections.errors import Forbidden, InvalidInput, NotFound
 from reflections.models import PersonalDataAccess, Reflection, User
 from reflections.models.enums import Role
+from reflections.oversight import access_log
 from tests.api_helpers import as_citizen, as_user, submit
 
 WARD = "46.W19768"  # Phường Phú Xuân

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from reflections import clock
 from reflections.models import User
+from reflections.platform import clock
 from tests.api_helpers import DEMO_PASSWORD, as_citizen, as_user, submit
 
 # A 1×1 transparent PNG.

@@ -28,16 +28,17 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from flows.audit import audit_anchor
-from reflections import audit, clock, migrate
-from reflections.audit import ProblemKind, VerifyReport
-from reflections.auth import issue_token
 from reflections.cli import app as cli
-from reflections.db import get_engine, reset_engines
 from reflections.lifecycle import history
 from reflections.models import AuditAnchor, HistoryEvent, Reflection, User
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
+from reflections.organisation.auth import issue_token
+from reflections.oversight import audit
+from reflections.oversight.audit import ProblemKind, VerifyReport
+from reflections.platform import clock, migrate
+from reflections.platform.db import get_engine, reset_engines
+from reflections.platform.settings import get_settings
 from reflections.seed import loader
-from reflections.settings import get_settings
 from tests.api_helpers import as_user, submit
 from tests.conftest import new_database
 from tests.lifecycle_helpers import fire, reflection_at, refs

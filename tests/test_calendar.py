@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reflections.calendar import (
+from reflections.timekeeping.calendar import (
     DEFAULT_WORKING_DAY_MINUTES,
     AroundTheClock,
     CalendarConfig,

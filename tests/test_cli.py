@@ -5,9 +5,9 @@ import uuid
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from reflections.auth import authenticate
 from reflections.cli import app
 from reflections.models import Membership, Reflection, User
+from reflections.organisation.auth import authenticate
 
 runner = CliRunner()
 

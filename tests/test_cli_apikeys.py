@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
-from reflections.auth import InvalidCredentials, client_for_api_key
 from reflections.cli import app
+from reflections.organisation.auth import InvalidCredentials, client_for_api_key
 
 
 def invoke(*args: str) -> Result:

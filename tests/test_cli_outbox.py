@@ -16,9 +16,11 @@ from sqlmodel import Session
 from typer.testing import CliRunner, Result
 
 from notifications import render
-from reflections import cli, clock
+from reflections import cli
+from reflections.cli import outbox as outbox_commands
 from reflections.models import OutboxMessage, OutboxStatus
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from tests.test_outbox_admin import EMAIL, PHONE, outbox_row, status_of
 
 
@@ -30,7 +32,7 @@ def invoke(*args: str) -> Result:
 @pytest.fixture(autouse=True)
 def _wide_console(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
     """Tables as wide as they need to be (CliRunner is no terminal: 80 columns)."""
-    monkeypatch.setattr(cli, "console", Console(width=250))
+    monkeypatch.setattr(outbox_commands, "console", Console(width=250))
 
 
 @pytest.fixture

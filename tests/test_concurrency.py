@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from reflections.lifecycle.errors import Conflict
+from reflections.errors import Conflict
 from reflections.lifecycle.history import timeline
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import Reflection

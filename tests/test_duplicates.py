@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from sqlmodel import Session, col, func, select
 
 from notifications import render
-from reflections import clock
-from reflections.duplicates import (
+from reflections.actors import Actor
+from reflections.errors import Conflict, Forbidden, InvalidInput
+from reflections.lifecycle.duplicates import (
     EARTH_RADIUS_METRES,
     RADIUS_METRES,
     bounding_box,
@@ -25,13 +26,12 @@ from reflections.duplicates import (
     find_duplicates,
     merge,
 )
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Conflict, Forbidden, InvalidInput
 from reflections.lifecycle.history import replay, timeline
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import Category, HistoryEvent, OutboxMessage, Reflection
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.platform import clock
 from tests.api_helpers import as_citizen, as_user
 from tests.api_helpers import submit as api_submit
 from tests.lifecycle_helpers import COORDINATOR, refs

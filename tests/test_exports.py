@@ -23,16 +23,17 @@ from typer.testing import CliRunner
 
 import api.routes.exports
 from api.deps import get_session
-from reflections import clock, exports
+from reflections.actors import Actor
 from reflections.cli import app as cli
-from reflections.db import get_engine
-from reflections.exports import HISTORY_COLUMNS, ExportFormat
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import HistoryEvent, Reflection, User
 from reflections.models.enums import Priority, Role
-from reflections.reports import ReportQuery, build_report
+from reflections.oversight import exports
+from reflections.oversight.exports import HISTORY_COLUMNS, ExportFormat
+from reflections.oversight.reports import ReportQuery, build_report
+from reflections.platform import clock
+from reflections.platform.db import get_engine
 from tests.api_helpers import as_user
 from tests.conftest import on_postgresql
 from tests.lifecycle_helpers import E, fire, new_reflection, refs

@@ -29,8 +29,6 @@ from flows.digest import daily_digest
 from flows.dispatch import dispatch_notifications
 from flows.sla import sla_sweep
 from flows.support import TIME_ZONE, instant
-from reflections import clock, deadlines, migrate
-from reflections.db import get_engine, reset_engines
 from reflections.models import (
     HistoryEvent,
     Membership,
@@ -40,8 +38,11 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
+from reflections.platform import clock, migrate
+from reflections.platform.db import get_engine, reset_engines
+from reflections.platform.settings import get_settings
 from reflections.seed import loader
-from reflections.settings import get_settings
+from reflections.timekeeping import deadlines
 from tests.conftest import new_database
 from tests.lifecycle_helpers import E, fire, new_reflection, reflection_at, refs
 

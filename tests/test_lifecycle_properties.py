@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from reflections.lifecycle.errors import DomainError, EventNotAllowed, Forbidden, GuardFailed
+from reflections.errors import DomainError, EventNotAllowed, Forbidden, GuardFailed
 from reflections.lifecycle.history import replay, timeline
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent

@@ -3,7 +3,7 @@
 import pytest
 from sqlmodel import Session, func, select
 
-from reflections.lifecycle.errors import EventNotAllowed, Forbidden
+from reflections.errors import EventNotAllowed, Forbidden
 from reflections.lifecycle.history import timeline
 from reflections.models import HistoryEvent
 from reflections.models.enums import LifecycleEvent, Role

@@ -5,9 +5,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from reflections import migrate
-from reflections.db import get_engine
 from reflections.models.metadata import metadata
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
 
 
 def test_upgrade_from_empty_matches_the_models(fresh_database_url: str) -> None:
@@ -31,7 +31,7 @@ def test_upgrade_keeps_existing_reflections(fresh_database_url: str) -> None:
     """A schema change on a database in use: rows survive, foreign keys and all."""
     from sqlmodel import Session, select
 
-    from reflections.lifecycle.actors import Actor
+    from reflections.actors import Actor
     from reflections.lifecycle.intake import Submission, submit
     from reflections.models import Reflection
 

@@ -49,15 +49,15 @@ from notifications import (
     TwilioConfig,
 )
 from notifications.smtp import message_id
-from reflections import clock
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.intake import Submission, submit
+from reflections.messaging.outbox import DispatchReport, backoff, dispatch
+from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus, Reflection
 from reflections.models.enums import Channel as ContactChannel
 from reflections.models.enums import Language
-from reflections.outbox import DispatchReport, backoff, dispatch
-from reflections.quiet_hours import QuietHours
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from tests.peers import Prism, free_port
 
 REPO = Path(__file__).parents[1]
@@ -432,8 +432,8 @@ from io import StringIO
 from sqlmodel import Session
 
 from notifications import ConsoleChannel, SmtpChannel, SmtpConfig
-from reflections.db import get_engine
-from reflections.outbox import dispatch
+from reflections.platform.db import get_engine
+from reflections.messaging.outbox import dispatch
 
 now, port, sender = datetime.fromisoformat(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 smtp = SmtpConfig(host="127.0.0.1", port=port, from_address=sender, timeout=120)

@@ -13,13 +13,13 @@ from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from notifications import render
-from reflections import migrate
 from reflections.cli import app
-from reflections.db import get_engine
-from reflections.demo_tour import CITIZEN_EMAIL
 from reflections.models import OutboxMessage, OutboxStatus
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
+from reflections.platform.settings import get_settings
 from reflections.seed import loader
-from reflections.settings import get_settings
+from reflections.seed.demo_tour import CITIZEN_EMAIL
 from tests.conftest import new_database
 from tests.peers import free_port
 from tests.test_notifications_smtp import RecordingHandler

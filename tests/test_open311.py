@@ -11,12 +11,12 @@ from httpx import Response
 from sqlmodel import Session, select
 
 from api.open311 import search
-from reflections import clock
-from reflections.auth import create_api_key, revoke_api_key
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.intake import Submission, submit
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent
+from reflections.organisation.auth import create_api_key, revoke_api_key
+from reflections.platform import clock
 from tests.lifecycle_helpers import fire, refs
 
 BASE = "/open311/v2"

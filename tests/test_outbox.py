@@ -29,11 +29,17 @@ from notifications import (
     SmtpConfig,
     render,
 )
-from reflections import clock
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import EventNotAllowed
+from reflections.actors import Actor
+from reflections.errors import EventNotAllowed
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
+from reflections.messaging.outbox import (
+    BACKOFF_CAP,
+    MAX_ATTEMPTS,
+    backoff,
+    dispatch,
+    retry_dead,
+)
 from reflections.models import (
     AdministrativeUnit,
     HandlingUnit,
@@ -45,13 +51,7 @@ from reflections.models import (
 )
 from reflections.models.enums import Channel as ContactChannel
 from reflections.models.enums import HandlingUnitKind, Language, LifecycleEvent, Priority, Role
-from reflections.outbox import (
-    BACKOFF_CAP,
-    MAX_ATTEMPTS,
-    backoff,
-    dispatch,
-    retry_dead,
-)
+from reflections.platform import clock
 from tests.lifecycle_helpers import COORDINATOR, SYSTEM, citizen_of, handler_of, refs
 from tests.test_notifications_smtp import RecordingHandler, free_port
 

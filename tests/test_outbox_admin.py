@@ -26,10 +26,10 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from reflections import clock
-from reflections.dead_letters import mask_recipient
+from reflections.messaging.dead_letters import mask_recipient
 from reflections.models import OutboxMessage, OutboxStatus, Reflection
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from tests.api_helpers import as_user, submit
 
 OUTBOX = "/api/v1/admin/outbox"
@@ -304,7 +304,7 @@ CHECKS = [
 
 
 def _read_operations() -> schemathesis.BaseSchema:
-    from api.app import create_app
+    from asgi import create_app
 
     document = create_app().openapi()
     get_settings.cache_clear()  # read at collection; the fixtures configure their own

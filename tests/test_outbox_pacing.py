@@ -10,10 +10,10 @@ from sqlmodel import Session
 
 from notifications import Channel, Message, OnOutcome, Outcome
 from notifications.ratelimit import RateLimitedChannel, rate_limited
-from reflections import clock
+from reflections.messaging.outbox import CHUNK_SIZE, dispatch
 from reflections.models import OutboxStatus
-from reflections.outbox import CHUNK_SIZE, dispatch
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from tests.test_outbox import _rows, _submit, _tag
 
 

@@ -7,10 +7,10 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from reflections.auth import create_api_key
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import OutboxMessage, Reflection, User
 from reflections.models.enums import LifecycleEvent
+from reflections.organisation.auth import create_api_key
 from tests.api_helpers import as_citizen, as_user, submit
 from tests.lifecycle_helpers import COORDINATOR
 

@@ -13,14 +13,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from reflections import clock
-from reflections.attachments import Photo
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
-from reflections.security import hash_secret
+from reflections.platform import clock
+from reflections.platform.security import hash_secret
 
 E = LifecycleEvent
 FEED = "/api/v1/public/results"

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from notifications import Channel, ConsoleChannel, MessageKind
-from reflections import clock
+from reflections.messaging.outbox import Recipient, dispatch, new_message
+from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus
-from reflections.outbox import Recipient, dispatch, new_message
-from reflections.quiet_hours import QuietHours
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from tests.test_outbox import _tag
 
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -53,17 +53,17 @@ from sqlalchemy import literal
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
-from reflections import cli, clock, migrate
-from reflections.auth import issue_token
-from reflections.db import get_engine, reset_engines
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden, InvalidInput
+from reflections import cli
+from reflections.actors import Actor
+from reflections.cli import oversight as oversight_commands
+from reflections.errors import Forbidden, InvalidInput
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, StepRecord, User
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.models.types import UTCDateTime
-from reflections.reports import (
+from reflections.organisation.auth import issue_token
+from reflections.oversight.reports import (
     MAX_MONTHS,
     GroupBy,
     Month,
@@ -72,8 +72,10 @@ from reflections.reports import (
     fixed_offset,
     local_month,
 )
+from reflections.platform import clock, migrate
+from reflections.platform.db import get_engine, reset_engines
+from reflections.platform.settings import get_settings
 from reflections.seed import loader
-from reflections.settings import get_settings
 from tests.conftest import new_database
 
 E = LifecycleEvent
@@ -715,7 +717,7 @@ def test_api_validation_problems(
 
 @pytest.fixture
 def wide_console(monkeypatch: pytest.MonkeyPatch, world: World) -> None:
-    monkeypatch.setattr(cli, "console", Console(width=250))
+    monkeypatch.setattr(oversight_commands, "console", Console(width=250))
 
 
 AT = ["--at", "2026-04-02T10:00"]  # local time: NOW

@@ -46,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from reflections.settings import get_settings
+from reflections.platform.settings import get_settings
 from tests.api_helpers import as_user
 
 CHECKS = [
@@ -62,7 +62,7 @@ Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
 
 def _document() -> dict[str, Any]:
-    from api.app import create_app
+    from asgi import create_app
 
     document = create_app().openapi()
     get_settings.cache_clear()  # read at collection; the fixtures configure their own

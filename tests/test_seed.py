@@ -7,8 +7,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 
-from reflections import migrate
-from reflections.db import get_engine
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -19,8 +17,10 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import Priority, Role
-from reflections.routing import route
-from reflections.security import verify_password
+from reflections.organisation.routing import route
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
+from reflections.platform.security import verify_password
 from reflections.seed import catalog
 from reflections.seed.loader import seed
 from tests.conftest import new_database

@@ -16,14 +16,14 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.lookup import id_for_code
-from reflections import clock
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.history import timeline
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
+from reflections.lifecycle.sla import SweepReport, auto_confirm, sweep
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
-from reflections.sla import SweepReport, auto_confirm, sweep
+from reflections.platform import clock
 
 E = LifecycleEvent
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from reflections import deadlines
-from reflections.calendar import DEFAULT_WORKING_DAY_MINUTES
 from reflections.models import Reflection, StepRecord
 from reflections.models.enums import LifecycleEvent
+from reflections.timekeeping import deadlines
+from reflections.timekeeping.calendar import DEFAULT_WORKING_DAY_MINUTES
 from tests.lifecycle_helpers import E, fire, reflection_at, refs
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

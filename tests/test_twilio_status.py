@@ -16,11 +16,15 @@ from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from notifications import Message, TwilioChannel
-from reflections.channels import TWILIO_STATUS_PATH, twilio_config, twilio_status_callback_url
-from reflections.delivery_status import record_delivery_status
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
+from reflections.messaging.channels import (
+    TWILIO_STATUS_PATH,
+    twilio_config,
+    twilio_status_callback_url,
+)
+from reflections.messaging.delivery_status import record_delivery_status
 from reflections.models import OutboxMessage, OutboxStatus
-from reflections.settings import get_settings
+from reflections.platform.settings import get_settings
 
 TOKEN = "twilio-test-auth-token-0123456789"
 PUBLIC_URL = "https://phananh.example.vn/"  # not the test client's http://testserver

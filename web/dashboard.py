@@ -1,8 +1,8 @@
 """The report dashboard's figures: three reports from ``build_report``, shaped for the charts.
 
-Every number comes from :func:`reflections.reports.build_report` (aggregated in SQL), run as
-the API runs it for the same caller (``within_units`` from their scope); this module only picks
-figures out of its few result rows and hands them to :mod:`web.charts`.
+Every number comes from :func:`reflections.oversight.reports.build_report` (aggregated in
+SQL), run as the API runs it for the same caller (``within_units`` from their scope); this
+module only picks figures out of its few result rows and hands them to :mod:`web.charts`.
 """
 
 from dataclasses import dataclass, replace
@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from reflections import clock
-from reflections.deadlines import Step
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
-from reflections.reports import GroupBy, Month, Report, ReportQuery, build_report
-from reflections.settings import get_settings
-from reflections.visibility import units_in_scope
+from reflections.organisation.visibility import units_in_scope
+from reflections.oversight.reports import GroupBy, Month, Report, ReportQuery, build_report
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
+from reflections.timekeeping.deadlines import Step
 from web import charts
 from web.forms import Choice
 

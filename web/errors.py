@@ -12,8 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reflections.auth import InvalidCredentials
-from reflections.lifecycle.errors import (
+from reflections.errors import (
     Conflict,
     EventNotAllowed,
     Forbidden,
@@ -21,6 +20,7 @@ from reflections.lifecycle.errors import (
     InvalidInput,
     NotFound,
 )
+from reflections.organisation.auth import InvalidCredentials
 from web.session import CsrfFailed, LoginRequired
 from web.templating import render
 

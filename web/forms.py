@@ -8,10 +8,10 @@ from sqlmodel import Session, col, select
 
 from api.deps import Caller
 from api.lookup import open_reflection
-from reflections import clock
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, Reflection
 from reflections.models.enums import LifecycleEvent
+from reflections.platform import clock
 
 
 @dataclass(frozen=True)

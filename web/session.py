@@ -11,17 +11,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from api.deps import Caller, SessionDep
-from reflections.auth import (
+from reflections.actors import Actor
+from reflections.errors import Forbidden
+from reflections.models.enums import Role
+from reflections.organisation.auth import (
     InvalidCredentials,
     actor_for,
     issue_token,
     needs_renewal,
     user_for_token,
 )
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden
-from reflections.models.enums import Role
-from reflections.settings import get_settings
+from reflections.platform.settings import get_settings
 
 STAFF_COOKIE = "reflections_staff"
 CITIZEN_COOKIE = "reflections_citizen"

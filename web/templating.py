@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from reflections.settings import get_settings
+from reflections.platform.settings import get_settings
 from web.i18n import Translator, language_of
 from web.session import CSRF_COOKIE, LANGUAGE_COOKIE, cookie_options, csrf_token
 

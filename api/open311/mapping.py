@@ -2,7 +2,7 @@
 
 Open311 GET is public, so nothing here reads the reporter: no name, phone or email can leak.
 Processed and confirmed requests read as in the public results feed
-(``reflections.public_feed``): "closed", the result as ``status_notes``, the ward as the
+(``reflections.oversight.public_feed``): "closed", the result as ``status_notes``, the ward as the
 address, a result photo as ``media_url``, and none of the citizen's text, coordinates or photos.
 Datetimes are UTC with an explicit offset (``2026-03-02T09:00:00+00:00``), as in the native API;
 screens convert to Asia/Ho_Chi_Minh, machine interfaces do not.
@@ -16,10 +16,10 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.open311.schemas import Service, ServiceDefinition, ServiceRequest
-from reflections import public_feed
-from reflections.deadlines import due_of, step_of
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import AssignmentStage, Language, LifecycleState
+from reflections.oversight import public_feed
+from reflections.timekeeping.deadlines import due_of, step_of
 from statemachines import FINAL_STATES
 
 # A media_url sent with a POST is kept as the description's last line, and read back from it.

@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311.schemas import Error
-from reflections.auth import InvalidCredentials
-from reflections.lifecycle.errors import DomainError, Forbidden, InvalidInput, NotFound
+from reflections.errors import DomainError, Forbidden, InvalidInput, NotFound
+from reflections.organisation.auth import InvalidCredentials
 
 JSON_TYPE = "application/json; charset=utf-8"
 XML_TYPE = "text/xml; charset=utf-8"

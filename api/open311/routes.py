@@ -26,12 +26,12 @@ from api.open311.schemas import (
     ServiceRequest,
 )
 from api.routes.public import photo_url
-from reflections import clock
-from reflections.auth import client_for_api_key
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.intake import submit
 from reflections.models import Category, Reflection
 from reflections.models.enums import Language
+from reflections.organisation.auth import client_for_api_key
+from reflections.platform import clock
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
 

@@ -15,9 +15,9 @@ from api.lookup import open_reflection
 from api.pagination import CursorDep, LimitDep, decode_cursor, encode_cursor
 from api.problems import problem_responses
 from api.schemas import Page
-from reflections import access_log
-from reflections.access_log import AccessAction
 from reflections.models.enums import Language, Role
+from reflections.oversight import access_log
+from reflections.oversight.access_log import AccessAction
 
 router = APIRouter(
     prefix="/api/v1/reflections", tags=["personal data"], responses=problem_responses()

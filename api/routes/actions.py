@@ -17,8 +17,8 @@ from api.lookup import aware, id_for_code, open_reflection
 from api.problems import problem_responses
 from api.schemas import ReflectionView
 from api.views import reflection_view
-from reflections.attachments import Photo
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.models.enums import LifecycleEvent, Priority

@@ -11,13 +11,14 @@ from sqlmodel import col, select
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
 from api.schemas import HistoryView
-from reflections import audit, clock
-from reflections.audit import Problem, ProblemKind, VerifyReport
+from reflections.actors import Actor
+from reflections.errors import NotFound
 from reflections.lifecycle import history
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import NotFound
 from reflections.models import HistoryEvent, Reflection, User
 from reflections.models.enums import AssignmentStage, LifecycleState, Role
+from reflections.oversight import audit
+from reflections.oversight.audit import Problem, ProblemKind, VerifyReport
+from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=problem_responses())
 AuditorOrAdmin = Annotated[Actor, Depends(require_role(Role.AUDITOR, Role.ADMIN))]

@@ -9,8 +9,8 @@ from sqlmodel import col, select
 from api.deps import SessionDep, StaffUser
 from api.problems import problem_responses
 from api.schemas import MeOut, TokenOut
-from reflections.auth import authenticate, issue_token
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership
+from reflections.organisation.auth import authenticate, issue_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["authentication"], responses=problem_responses())
 

@@ -15,8 +15,8 @@ from api.problems import problem_responses
 from api.routes.actions import IfMatch, version_of
 from api.schemas import ReflectionView
 from api.views import reflection_view
-from reflections import duplicates
-from reflections.lifecycle.errors import Forbidden
+from reflections.errors import Forbidden
+from reflections.lifecycle import duplicates
 from reflections.lifecycle.permissions import may_fire
 from reflections.models.enums import LifecycleEvent, LifecycleState
 

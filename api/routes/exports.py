@@ -19,11 +19,12 @@ from sqlmodel import Session
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
 from api.routes.reports import CategoryFilter, LevelFilter, UnitFilter
-from reflections import clock, exports
-from reflections.exports import ExportFormat
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.models.enums import Role
-from reflections.reports import ReportQuery, build_report
+from reflections.oversight import exports
+from reflections.oversight.exports import ExportFormat
+from reflections.oversight.reports import ReportQuery, build_report
+from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem_responses())
 AuditorOrAdmin = Annotated[Actor, Depends(require_role(Role.AUDITOR, Role.ADMIN))]
@@ -105,7 +106,7 @@ def reports(
     export_format: FormatQuery = ExportFormat.CSV,
 ) -> StreamingResponse:
     """The report (reflections received in the months from..to, both included) with one row
-    per group and a last `total` row; the same figures as `reflections.reports`."""
+    per group and a last `total` row; the same figures as `reflections.oversight.reports`."""
     filters = {"handling_unit": handling_unit, "category": category, "level": level}
     return report_attachment(session, export_format, month_from, month_to, group_by, **filters)
 

@@ -10,8 +10,8 @@ from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import Page, ReflectionView
 from api.views import reflection_page
-from reflections import queries
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
+from reflections.lifecycle import queries
 from reflections.models import Reflection
 from reflections.models.enums import Role
 

@@ -5,8 +5,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, SessionDep
 from api.problems import problem_responses
-from reflections import preferences
-from reflections.lifecycle.errors import Forbidden
+from reflections.errors import Forbidden
+from reflections.messaging import preferences
 from reflections.models.enums import Channel, Language
 
 router = APIRouter(

@@ -1,6 +1,6 @@
 """The public results feed: processed and confirmed reflections, no personal data, no log-in.
 
-What is published and what is left out, and why, is in :mod:`reflections.public_feed`. In
+What is published and what is left out, and why, is in :mod:`reflections.oversight.public_feed`. In
 short: no reporter, no citizen's text (description, rating comment), no street address or
 coordinates (the ward is the finest place), and only the unit's result photos.
 """
@@ -17,11 +17,11 @@ from api.lookup import aware
 from api.pagination import CursorDep, LimitDep, decode_cursor, encode_cursor
 from api.problems import problem_responses
 from api.schemas import CategoryRef, Page, UnitRef
-from reflections import public_feed
-from reflections.attachments import path_of
-from reflections.lifecycle.errors import InvalidInput, NotFound
+from reflections.errors import InvalidInput, NotFound
+from reflections.lifecycle.attachments import path_of
 from reflections.models.enums import LifecycleState
-from reflections.public_feed import PublicResult
+from reflections.oversight import public_feed
+from reflections.oversight.public_feed import PublicResult
 
 router = APIRouter(
     prefix="/api/v1/public",

@@ -14,11 +14,10 @@ from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
 from api.views import reflection_page, reflection_view
-from reflections import queries
-from reflections.attachments import Photo
-from reflections.lifecycle import history
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden
+from reflections.actors import Actor
+from reflections.errors import Forbidden
+from reflections.lifecycle import history, queries
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
 from reflections.models import AdministrativeUnit, Reflection, User
 from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel

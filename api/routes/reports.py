@@ -1,9 +1,9 @@
 """Reports per handling unit, administrative level, category and month (DESIGN.md §7).
 
 Auditors, coordinators and admins see every unit; supervisors the units under their areas and
-handlers their own units (:func:`reflections.visibility.units_in_scope`): for them, reflections
-no unit holds and the IOC's classify steps are left out. The definitions of the figures are in
-:mod:`reflections.reports`.
+handlers their own units (:func:`reflections.organisation.visibility.units_in_scope`): for
+them, reflections no unit holds and the IOC's classify steps are left out. The definitions of
+the figures are in :mod:`reflections.oversight.reports`.
 """
 
 from typing import Annotated
@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
-from reflections import clock
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.models.enums import Role
-from reflections.reports import GroupBy, ReportQuery, build_report
-from reflections.visibility import units_in_scope
+from reflections.organisation.visibility import units_in_scope
+from reflections.oversight.reports import GroupBy, ReportQuery, build_report
+from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=problem_responses())
 Reader = Annotated[

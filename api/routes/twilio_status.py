@@ -13,11 +13,11 @@ from twilio.request_validator import RequestValidator
 
 from api.deps import SessionDep
 from api.problems import problem_responses
-from reflections import clock
-from reflections.channels import TWILIO_STATUS_PATH, twilio_status_callback_url
-from reflections.delivery_status import record_delivery_status
-from reflections.lifecycle.errors import Forbidden, NotFound
-from reflections.settings import get_settings
+from reflections.errors import Forbidden, NotFound
+from reflections.messaging.channels import TWILIO_STATUS_PATH, twilio_status_callback_url
+from reflections.messaging.delivery_status import record_delivery_status
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 
 router = APIRouter(tags=["notifications"])
 
@@ -36,8 +36,8 @@ async def twilio_signed(request: Request, signature: SignatureHeader = None) -> 
 
     Runs before the form fields are validated, so an unsigned request learns nothing more than
     403. The URL checked is the one Twilio called, rebuilt from ``public_url`` (what
-    :func:`reflections.channels.twilio_status_callback_url` gave Twilio) plus the query string
-    as received, byte for byte (it carries the outbox ``key``, and Twilio signs it too). Not
+    :func:`reflections.messaging.channels.twilio_status_callback_url` gave Twilio) plus the query
+    string as received, byte for byte (it carries the outbox ``key``, and Twilio signs it too). Not
     ``request.url``: behind a proxy or load balancer that terminates TLS, the app sees its own
     scheme, host and port (``http://10.0.0.5:8000``), not the public ones Twilio signed. The
     validator tries the URL with and without the default port, as Twilio's signing varies.

@@ -10,14 +10,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from reflections import attachments, clock, deadlines, outbox
-from reflections.attachments import Photo
-from reflections.contacts import normalise_email, normalise_phone
-from reflections.deadlines import Step
-from reflections.lifecycle import history
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden, InvalidInput
+from reflections.actors import Actor
+from reflections.errors import Forbidden, InvalidInput
+from reflections.lifecycle import attachments, history
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import may_fire
+from reflections.lifecycle.tracking import new_tracking_code
+from reflections.messaging import outbox
+from reflections.messaging.contacts import normalise_email, normalise_phone
 from reflections.models import AdministrativeUnit, HistoryEvent, Reflection, Reporter
 from reflections.models.enums import (
     Channel,
@@ -26,8 +26,10 @@ from reflections.models.enums import (
     LifecycleState,
     SubmissionChannel,
 )
-from reflections.security import hash_secret, new_secret
-from reflections.tracking import new_tracking_code
+from reflections.platform import clock
+from reflections.platform.security import hash_secret, new_secret
+from reflections.timekeeping import deadlines
+from reflections.timekeeping.deadlines import Step
 
 MAX_DESCRIPTION_LENGTH = 5000
 

@@ -2,12 +2,12 @@
 
 from sqlmodel import Session
 
-from reflections.hierarchy import handling_unit_within
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Forbidden
+from reflections.actors import Actor
+from reflections.errors import Forbidden
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent as E
 from reflections.models.enums import Role as R  # noqa: N817  (the table below reads better)
+from reflections.organisation.hierarchy import handling_unit_within
 
 EVENT_ROLES: dict[E, frozenset[R]] = {
     E.SUBMIT: frozenset({R.CITIZEN, R.OPERATOR}),

@@ -12,13 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from reflections import attachments, clock, deadlines, escalation, outbox, step_records
-from reflections.attachments import Photo
-from reflections.deadlines import Step
-from reflections.lifecycle import history
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reflections.actors import Actor
+from reflections.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reflections.lifecycle import attachments, history, step_records
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import check_may_fire
+from reflections.messaging import outbox
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -27,8 +26,11 @@ from reflections.models import (
     Reflection,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
-from reflections.policies import confirmation_window
-from reflections.settings import get_settings
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
+from reflections.timekeeping import deadlines, escalation
+from reflections.timekeeping.deadlines import Step
+from reflections.timekeeping.policies import confirmation_window
 from statemachines import Position, allowed_events, fire
 
 
@@ -62,7 +64,7 @@ def apply_event(
     data: EventInput | None = None,
     expected_version: int | None = None,
 ) -> Reflection:
-    """Apply one event; raises a :mod:`reflections.lifecycle.errors` error on refusal."""
+    """Apply one event; raises a :mod:`reflections.errors` error on refusal."""
     data = data or EventInput()
     try:
         reflection = _apply(session, reflection_id, event, actor, data, expected_version)

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, SQLModel, col, select
 
-from reflections import clock
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -26,7 +25,8 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import Priority
-from reflections.security import hash_password
+from reflections.platform import clock
+from reflections.platform.security import hash_password
 from reflections.seed import catalog
 
 RowT = TypeVar("RowT", bound=SQLModel)

@@ -14,13 +14,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col, select
 
-from reflections import clock
-from reflections.auth import actor_for
-from reflections.deadlines import Step
-from reflections.exports import HISTORY_COLUMNS
 from reflections.models import HandlingUnit, HistoryEvent, Reflection, User
-from reflections.reports import GroupBy, ReportQuery, build_report
-from reflections.visibility import units_in_scope
+from reflections.organisation.auth import actor_for
+from reflections.organisation.visibility import units_in_scope
+from reflections.oversight.exports import HISTORY_COLUMNS
+from reflections.oversight.reports import GroupBy, ReportQuery, build_report
+from reflections.platform import clock
+from reflections.timekeeping.deadlines import Step
 from tests.api_helpers import as_citizen, as_user, submit
 from tests.web.pages import log_in, new_browser, text_of
 

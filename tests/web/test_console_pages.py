@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
 from reflections.lifecycle.service import apply_event
 from reflections.models import Attachment, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from reflections import clock
+from reflections.platform import clock
 from tests.web.pages import log_in, post_form
 from web.session import STAFF_COOKIE
 

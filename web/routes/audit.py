@@ -17,11 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from api.deps import Caller, SessionDep
 from api.routes import audit as audit_api
 from api.routes.exports import histories_attachment, report_attachment
-from reflections.deadlines import Step
-from reflections.exports import ExportFormat
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
 from reflections.models.enums import Language, Role
-from reflections.reports import ReportQuery
+from reflections.oversight.exports import ExportFormat
+from reflections.oversight.reports import ReportQuery
+from reflections.timekeeping.deadlines import Step
 from web import dashboard, forms
 from web.session import staff_with_role
 from web.templating import render, translator

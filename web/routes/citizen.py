@@ -13,10 +13,10 @@ from api.lookup import open_reflection, photo_file
 from api.routes.reflections import submit_reflection
 from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
-from reflections.attachments import Photo
+from reflections.actors import Actor
+from reflections.errors import DomainError, InvalidInput, NotFound
 from reflections.lifecycle import history
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import DomainError, InvalidInput, NotFound
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput
 from reflections.models.enums import Channel, Language, LifecycleEvent
 from web import forms

@@ -14,7 +14,7 @@ from api.deps import Caller, SessionDep
 from api.pagination import CursorDep
 from api.schemas import Page, ReflectionView
 from api.views import reflection_page
-from reflections import queries
+from reflections.lifecycle import queries
 from reflections.models import Category, Reflection
 from reflections.models.enums import Language, Role
 from web.routes.console_choices import done_of, reassign_units

@@ -16,14 +16,14 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, SessionDep
 from api.lookup import id_for_code, open_reflection
-from reflections import duplicates
-from reflections.attachments import Photo
-from reflections.lifecycle.errors import Forbidden
+from reflections.errors import Forbidden
+from reflections.lifecycle import duplicates
+from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.service import EventInput
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority
-from reflections.visibility import can_see
+from reflections.organisation.visibility import can_see
 from web import forms
 from web.routes.console_choices import local_instant
 from web.routes.home import START_PAGE
@@ -235,7 +235,9 @@ def merge(
     reason: OptionalReason = "",
     version: Version = "",
 ) -> Response:
-    """Reject this reflection as a duplicate of ``into`` (``reflections.duplicates.merge``)."""
+    """Reject this reflection as a duplicate of ``into``.
+
+    See ``reflections.lifecycle.duplicates.merge``."""
     if not may_fire(caller.actor.role, E.REJECT):  # before the lookup: no probing codes
         raise Forbidden(f"a {caller.actor.role} may not merge reflections")
     reflection, actor = open_reflection(session, caller, tracking_code)

@@ -13,14 +13,14 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.schemas import ReflectionView
-from reflections import clock
-from reflections.lifecycle.actors import Actor
-from reflections.lifecycle.errors import InvalidInput
+from reflections.actors import Actor
+from reflections.errors import InvalidInput
 from reflections.models import Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
-from reflections.routing import route
-from reflections.settings import get_settings
-from reflections.visibility import units_in_scope
+from reflections.organisation.routing import route
+from reflections.organisation.visibility import units_in_scope
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from web.forms import Choice
 from web.i18n import Translator
 

@@ -16,8 +16,8 @@ from api.lookup import open_reflection, photo_file
 from api.routes.reflections import history_views
 from api.schemas import ReflectionView
 from api.views import reflection_view
-from reflections import duplicates
-from reflections.lifecycle.actors import Actor
+from reflections.actors import Actor
+from reflections.lifecycle import duplicates
 from reflections.models import Category, Reflection
 from reflections.models.enums import Language, LifecycleEvent, Priority
 from web import forms

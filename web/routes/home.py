@@ -7,8 +7,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SessionDep
-from reflections.auth import InvalidCredentials, authenticate, issue_token
 from reflections.models.enums import Role
+from reflections.organisation.auth import InvalidCredentials, authenticate, issue_token
 from web.i18n import language_of
 from web.session import (
     LANGUAGE_COOKIE,

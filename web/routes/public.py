@@ -1,7 +1,7 @@
 """The public results pages: what units did about processed reflections, no log-in, nothing
 personal. They show exactly what ``api/routes/public.py`` publishes (see
-:mod:`reflections.public_feed` for what is left out and why): no reporter, no citizen's text,
-no address or coordinates, only the unit's result photos.
+:mod:`reflections.oversight.public_feed` for what is left out and why): no reporter, no
+citizen's text, no address or coordinates, only the unit's result photos.
 """
 
 from typing import Annotated
@@ -12,10 +12,10 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.deps import SessionDep
 from api.pagination import CursorDep, decode_cursor, encode_cursor
-from reflections import public_feed
-from reflections.attachments import path_of
-from reflections.lifecycle.errors import NotFound
+from reflections.errors import NotFound
+from reflections.lifecycle.attachments import path_of
 from reflections.models.enums import Language
+from reflections.oversight import public_feed
 from web import forms
 from web.session import OptionalStaff
 from web.templating import render, translator

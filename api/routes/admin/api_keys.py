@@ -15,9 +15,9 @@ from sqlmodel import Session, col, select
 from api.deps import SessionDep
 from api.routes.admin.common import Body, IdCursor, Limit, Text, id_page, matching, one
 from api.schemas import Page
-from reflections.auth import create_api_key, revoke_api_key
-from reflections.lifecycle.errors import Conflict
+from reflections.errors import Conflict
 from reflections.models import ApiKey
+from reflections.organisation.auth import create_api_key, revoke_api_key
 
 router = APIRouter(prefix="/api-keys", tags=["admin: API keys"])
 KeyName = Annotated[

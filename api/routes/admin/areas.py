@@ -28,8 +28,7 @@ from api.routes.admin.common import (
     refuse_if_used,
 )
 from api.schemas import Page
-from reflections.hierarchy import lineage
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
 from reflections.models import (
     AdministrativeUnit,
     HandlingUnit,
@@ -37,6 +36,7 @@ from reflections.models import (
     Reflection,
     RoutingRule,
 )
+from reflections.organisation.hierarchy import lineage
 
 router = APIRouter(prefix="/administrative-units", tags=["admin: administrative units"])
 Level = Annotated[str, Field(min_length=1, max_length=32, examples=["commune"])]

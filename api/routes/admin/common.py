@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from api.problems import problem_responses
-from reflections.lifecycle.errors import Conflict, InvalidInput, NotFound
+from reflections.errors import Conflict, InvalidInput, NotFound
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 
 # Codes travel in URLs, CLIs and seeds: keep them to characters that need no escaping.

@@ -15,8 +15,8 @@ from pydantic import BaseModel, Field
 from api.deps import SessionDep
 from api.routes.admin.common import Body, IdCursor, Limit
 from api.schemas import Page
-from reflections import dead_letters
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
+from reflections.messaging import dead_letters
 from reflections.models import OutboxStatus
 
 router = APIRouter(prefix="/outbox", tags=["admin: notification outbox"])

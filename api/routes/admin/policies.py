@@ -27,7 +27,7 @@ from api.routes.admin.common import (
     refuse_duplicate,
 )
 from api.schemas import Page
-from reflections.lifecycle.errors import Conflict
+from reflections.errors import Conflict
 from reflections.models import Category, StepPolicy
 from reflections.models.enums import Priority
 

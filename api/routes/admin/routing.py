@@ -24,7 +24,7 @@ from api.routes.admin.common import (
     refuse_duplicate,
 )
 from api.schemas import Page
-from reflections.lifecycle.errors import InvalidInput
+from reflections.errors import InvalidInput
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, RoutingRule
 
 router = APIRouter(prefix="/routing-rules", tags=["admin: routing rules"])

@@ -30,12 +30,12 @@ from api.routes.admin.common import (
     refuse_duplicate,
 )
 from api.schemas import Page
-from reflections import clock
-from reflections.lifecycle.errors import Conflict, InvalidInput
+from reflections.errors import Conflict, InvalidInput
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership, User
 from reflections.models.enums import Language, Role
-from reflections.security import hash_password
-from reflections.users import MIN_PASSWORD_LENGTH
+from reflections.organisation.users import MIN_PASSWORD_LENGTH
+from reflections.platform import clock
+from reflections.platform.security import hash_password
 
 router = APIRouter(prefix="/users", tags=["admin: users"])
 NOT_STAFF = (Role.CITIZEN, Role.SYSTEM)
@@ -130,7 +130,9 @@ def _ids(session: Session, table: type[CodedT], codes: list[str], field: str) ->
 
 
 def _check_scope(role: Role, units: list[int], areas: list[int]) -> None:
-    """Handlers and supervisors see nothing without a scope (as ``reflections.users`` says)."""
+    """Handlers and supervisors see nothing without a scope.
+
+    As ``reflections.organisation.users`` says."""
     if role is Role.HANDLER and not units:
         raise InvalidInput("handling_units", "a handler belongs to at least one handling unit")
     if role is Role.SUPERVISOR and not (units or areas):
@@ -182,7 +184,8 @@ def list_users(
 
 @router.post("", status_code=201, response_model=UserOut)
 def create_user(session: SessionDep, body: UserIn) -> UserOut:
-    """Not ``reflections.users.create_user``: that one commits alone and names no field."""
+    """Not ``reflections.organisation.users.create_user``: that one commits alone and names
+    no field."""
     conflict = f"user {body.username} exists already"
     refuse_duplicate(session, select(User).where(User.username == body.username), conflict)
     units = _ids(session, HandlingUnit, body.handling_units, "handling_units")

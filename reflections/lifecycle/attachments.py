@@ -1,0 +1,95 @@
+"""Photos: type sniffed from the bytes, size-limited, stored under their SHA-256."""
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from reflections.errors import InvalidInput
+from reflections.models import Attachment
+from reflections.platform import clock
+from reflections.platform.settings import get_settings
+
+# Magic numbers of the formats phones produce; the declared content type is not trusted.
+_SIGNATURES: list[tuple[bytes, int, str]] = [
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"WEBP", 8, "image/webp"),
+]
+
+
+@dataclass(frozen=True)
+class Photo:
+    content: bytes
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    photo: Photo
+    content_type: str
+    sha256: str
+
+
+def sniff(content: bytes) -> str | None:
+    for signature, offset, content_type in _SIGNATURES:
+        if content[offset : offset + len(signature)] == signature:
+            if content_type == "image/webp" and not content.startswith(b"RIFF"):
+                continue
+            return content_type
+    return None
+
+
+def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto]:
+    settings = get_settings()
+    if len(photos) > settings.max_photos:
+        raise InvalidInput(field, f"at most {settings.max_photos} photos")
+    checked = []
+    for index, photo in enumerate(photos):
+        name = f"{field}[{index}]"
+        if not photo.content:
+            raise InvalidInput(name, "is empty")
+        if len(photo.content) > settings.max_photo_bytes:
+            raise InvalidInput(name, f"is larger than {settings.max_photo_bytes} bytes")
+        content_type = sniff(photo.content)
+        if content_type is None:
+            raise InvalidInput(name, "is not a JPEG, PNG or WebP image")
+        checked.append(CheckedPhoto(photo, content_type, hashlib.sha256(photo.content).hexdigest()))
+    return checked
+
+
+def path_of(sha256: str) -> Path:
+    return get_settings().attachments_dir / sha256[:2] / sha256
+
+
+def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], purpose: str) -> None:
+    """Write the files (once per content) and their rows; the caller commits."""
+    seen: set[str] = set()
+    for checked in photos:
+        if checked.sha256 in seen:
+            continue
+        seen.add(checked.sha256)
+        _write_once(path_of(checked.sha256), checked.photo.content)
+        session.add(
+            Attachment(
+                reflection_id=reflection_id,
+                purpose=purpose,
+                sha256=checked.sha256,
+                content_type=checked.content_type,
+                size_bytes=len(checked.photo.content),
+                original_name=(checked.photo.filename or "")[:255] or None,
+                created_at=clock.now(),
+            )
+        )
+
+
+def _write_once(path: Path, content: bytes) -> None:
+    if path.exists():
+        return  # same name, same bytes
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+        handle.write(content)
+    os.replace(handle.name, path)

@@ -1,0 +1,276 @@
+"""Exports of histories and reports for a period, as CSV or JSON lines (DESIGN.md §7).
+
+Streamed: history rows are fetched in batches of ``batch_size`` (``yield_per``: a server-side,
+named cursor on PostgreSQL, lazy ``fetchmany`` on SQLite) and written out in text chunks of
+about ``CHUNK_CHARS``, so memory stays flat whether the period holds ten rows or ten million.
+Nothing is kept per row: no ORM objects, no identity map.
+
+Periods are half-open, ``[start, end)``, of ``occurred_at``; whole days and months are read in
+the service's time zone (``settings.time_zone``), as the people asking for "March" mean it.
+Instants are written in UTC with their offset, and payloads as compact JSON with sorted keys,
+the forms the hash chain covers (``reflections.lifecycle.history.canonical_content``).
+"""
+
+import csv
+import io
+import json
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, String, func, select, type_coerce
+from sqlmodel import Session, col
+
+from reflections.errors import InvalidInput
+from reflections.models import HistoryEvent, Reflection, User
+from reflections.oversight.reports import GroupBy, Report, ReportQuery
+from reflections.platform.settings import get_settings
+
+DEFAULT_BATCH_SIZE = 2000  # rows per fetch from the database
+CHUNK_CHARS = 64 * 1024  # characters per chunk handed to the caller
+
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "tracking_code",
+    "seq",
+    "event",
+    "from_state",
+    "from_stage",
+    "to_state",
+    "to_stage",
+    "actor",
+    "actor_role",
+    "reason",
+    "payload",
+    "occurred_at",
+    "prev_hash",
+    "hash",
+)
+_PAYLOAD = HISTORY_COLUMNS.index("payload")  # occurred_at follows it
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+
+    @property
+    def media_type(self) -> str:
+        return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
+
+
+@dataclass(frozen=True)
+class Period:
+    """``[start, end)`` in aware UTC instants, and a label for file names."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+    def filename(self, kind: str, export_format: ExportFormat) -> str:
+        return f"{kind}_{self.label}.{export_format.value}"
+
+
+def _zone(zone: str | None) -> ZoneInfo:
+    return ZoneInfo(zone or get_settings().time_zone)
+
+
+def _local_midnight(day: date, zone: ZoneInfo, field: str) -> datetime:
+    try:
+        return datetime.combine(day, time(), zone).astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput(field, f"{day.isoformat()} is out of range") from None
+
+
+def days(first: date, end: date, zone: str | None = None) -> Period:
+    """From local midnight of ``first`` to local midnight of ``end`` (excluded)."""
+    if end <= first:
+        raise InvalidInput("to", f"must come after from ({first.isoformat()})")
+    local = _zone(zone)
+    return Period(
+        _local_midnight(first, local, "from"),
+        _local_midnight(end, local, "to"),
+        f"{first.isoformat()}_{end.isoformat()}",
+    )
+
+
+# --- histories ------------------------------------------------------------------------------
+
+
+def history_statement(period: Period) -> Select[Any]:
+    """The period's history rows in ``HISTORY_COLUMNS`` order, by (occurred_at, id).
+
+    The enum columns come back as their stored text (no enum conversion per row)."""
+    return (
+        select(
+            col(Reflection.tracking_code),
+            col(HistoryEvent.seq),
+            type_coerce(HistoryEvent.event, String),
+            type_coerce(HistoryEvent.from_state, String),
+            type_coerce(HistoryEvent.from_stage, String),
+            type_coerce(HistoryEvent.to_state, String),
+            type_coerce(HistoryEvent.to_stage, String),
+            func.coalesce(col(User.username), type_coerce(HistoryEvent.actor_role, String)),
+            type_coerce(HistoryEvent.actor_role, String),
+            col(HistoryEvent.reason),
+            col(HistoryEvent.payload),
+            col(HistoryEvent.occurred_at),
+            col(HistoryEvent.prev_hash),
+            col(HistoryEvent.hash),
+        )
+        .join(Reflection, col(Reflection.id) == col(HistoryEvent.reflection_id))
+        .outerjoin(User, col(User.id) == col(HistoryEvent.actor_user_id))
+        .where(col(HistoryEvent.occurred_at) >= period.start)
+        .where(col(HistoryEvent.occurred_at) < period.end)
+        .order_by(col(HistoryEvent.occurred_at), col(HistoryEvent.id))
+    )
+
+
+def history_rows(
+    session: Session,
+    period: Period,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    *,
+    payload_as_text: bool = True,
+) -> Generator[tuple[Any, ...]]:
+    """The period's history rows as tuples in ``HISTORY_COLUMNS`` order, fetched ``batch_size``
+    at a time through the session's connection (Core rows: no ORM work per row).
+
+    The instant is ISO 8601 text in UTC with its offset; the payload is its canonical JSON
+    text, or (``payload_as_text=False``) a dict with its keys sorted."""
+    statement = history_statement(period).execution_options(yield_per=batch_size)
+    result = session.connection().execute(statement)
+    try:
+        for row in result:  # ..., reason | payload, occurred_at | prev_hash, hash
+            payload, occurred_at = row[_PAYLOAD], row[_PAYLOAD + 1]
+            yield (
+                *row[:_PAYLOAD],
+                _canonical(payload) if payload_as_text else dict(sorted(payload.items())),
+                occurred_at.isoformat(timespec="microseconds"),
+                *row[_PAYLOAD + 2 :],
+            )
+    finally:
+        result.close()  # an abandoned download frees its cursor at once
+
+
+def export_histories(
+    session: Session,
+    period: Period,
+    export_format: ExportFormat,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Iterator[str]:
+    """The period's histories as text chunks of CSV (with a header) or JSON lines (where the
+    payload is an object)."""
+    as_text = export_format is ExportFormat.CSV
+    rows = history_rows(session, period, batch_size, payload_as_text=as_text)
+    return write(export_format, HISTORY_COLUMNS, rows)
+
+
+# --- reports --------------------------------------------------------------------------------
+
+# Dimensions shown by code and name; the others (level, month) by their value.
+_NAMED = (GroupBy.HANDLING_UNIT, GroupBy.CATEGORY)
+
+
+def report_columns(report: Report) -> tuple[str, ...]:
+    """``row`` ("group" or "total"), the group's dimensions in ``group_by`` order, then every
+    figure of :meth:`reflections.oversight.reports.Figures.as_dict`, nested ones (the steps)
+    flattened as ``<step>_<figure>``: ``process_median_hours``."""
+    dimensions: list[str] = []
+    for dimension in report.query.group_by:
+        named = dimension in _NAMED
+        dimensions += [f"{dimension}_code", f"{dimension}_name"] if named else [str(dimension)]
+    return ("row", *dimensions, *_flat(report.total.as_dict()))
+
+
+def report_rows(report: Report) -> Iterator[tuple[Any, ...]]:
+    """One tuple per group, in the report's order, then the total (computed over the whole
+    period by the report, not summed here: medians and distinct counts do not add up).
+    Without ``group_by``, the total alone."""
+    columns = report_columns(report)
+    grouped = report.rows if report.query.group_by else ()  # ungrouped: the total says it all
+    for row in grouped:
+        values = {"row": "group", **_flat(row.group.as_dict(report.query.group_by))}
+        values |= _flat(row.figures.as_dict())
+        yield tuple(values.get(column) for column in columns)
+    total = {"row": "total", **_flat(report.total.as_dict())}
+    yield tuple(total.get(column) for column in columns)
+
+
+def export_report(report: Report, export_format: ExportFormat) -> Iterator[str]:
+    """The report as text chunks of CSV (with a header) or JSON lines, one line per group."""
+    return write(export_format, report_columns(report), report_rows(report))
+
+
+def group_names(values: Iterable[str] | None) -> list[str] | None:
+    """``group_by`` as typed, repeated and/or comma-separated; None (not given) stays None,
+    and given but empty (``group_by=``) is no grouping: the total row alone."""
+    if values is None:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def report_period(query: ReportQuery) -> str:
+    """For file names: ``2026-01_2026-03`` (both months included)."""
+    return f"{query.month_from}_{query.month_to}"
+
+
+def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested values as ``<key>_<inner key>`` (``handling_unit_code``), except the steps,
+    which are named enough by themselves (``process_median_hours``)."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, prefix if key == "steps" else f"{prefix}{key}_")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# --- writers --------------------------------------------------------------------------------
+
+
+# Built once (json.dumps with options makes an encoder per call). Canonical: compact, keys
+# sorted, UTF-8 left as is, as the hash chain serialises content.
+_canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def write(
+    export_format: ExportFormat, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> Iterator[str]:
+    writer = write_csv if export_format is ExportFormat.CSV else write_jsonl
+    return writer(columns, rows)
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """A header row, then one row per tuple (RFC 4180: CRLF, quotes where needed); None is an
+    empty field. Values are written as they come: JSON is text by then."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(row)
+        if buffer.tell() >= CHUNK_CHARS:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_jsonl(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """One JSON object per line, keyed by the column names in their order; None is null, dicts
+    stay objects."""
+    buffer: list[str] = []
+    size = 0
+    for row in rows:
+        line = _compact(dict(zip(columns, row, strict=True))) + "\n"
+        buffer.append(line)
+        size += len(line)
+        if size >= CHUNK_CHARS:
+            yield "".join(buffer)
+            buffer.clear()
+            size = 0
+    if buffer:
+        yield "".join(buffer)

@@ -1,0 +1,91 @@
+"""Typed settings, read from the environment (prefix ``REFLECTIONS_``) and an optional ``.env``.
+
+Built on first use through :func:`get_settings`, never at import, so that tests and commands
+can set the environment first.
+"""
+
+from datetime import date, time
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REFLECTIONS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'reflections.platform.db'}",
+        description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db.",
+    )
+    sql_echo: bool = False
+    attachments_dir: Path = DEFAULT_VAR_DIR / "attachments"
+    demo_password: str | None = Field(
+        default=None, description="Password given to the demo users; printed once if unset."
+    )
+    max_reopens: int = Field(default=2, ge=0, description="How often a citizen may reopen.")
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    extra_days_off: list[date] = Field(
+        default_factory=list, description="Days off the holiday package does not know."
+    )
+    extra_working_days: list[date] = Field(
+        default_factory=list, description="Make-up working days (e.g. a Saturday)."
+    )
+    sla_lease_seconds: int = Field(
+        default=300, gt=0, description="How long a sweep holds the reflections it claimed."
+    )
+    outbox_lease_seconds: int = Field(
+        default=300, gt=0, description="How long a dispatcher holds the messages it claimed."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where citizens and staff open the service; links in messages start here.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    jwt_secret: str | None = Field(
+        default=None,
+        description="Signs staff tokens; if unset one is generated once into var/jwt-secret.",
+    )
+    access_token_minutes: int = Field(default=30, gt=0)
+    max_json_bytes: int = Field(default=256 * 1024, description="Largest JSON/form request.")
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, description="Largest photo.")
+    max_photos: int = Field(default=5, ge=0, description="Photos per submission or result.")
+
+    # Notifications (DESIGN.md §6). With neither SMTP nor Twilio set, messages go to the
+    # console (or notifications_file): the embedded default.
+    notifications_file: Path | None = Field(
+        default=None, description="Write console-channel messages here instead of stdout."
+    )
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "Phan anh hien truong <no-reply@reflections.invalid>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    smtp_starttls: bool = Field(default=False, description="STARTTLS on a plain connection.")
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = Field(
+        default="https://api.twilio.com", description="Point at a mock (Prism) or staging."
+    )
+    sms_strip_diacritics: bool = Field(
+        default=False, description="Send SMS without Vietnamese diacritics (GSM-7, fewer segments)."
+    )
+    quiet_hours_start: time = time(22, 0)
+    quiet_hours_end: time = time(7, 0)
+    email_per_second: float = Field(default=20.0, ge=0, description="0: no limit.")
+    sms_per_second: float = Field(default=5.0, ge=0, description="0: no limit.")
+    outbox_batch_size: int = Field(default=100, gt=0)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
