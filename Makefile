@@ -34,6 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 test: lint browser
 	$(BIN)/pytest
@@ -50,4 +51,4 @@ bench: install
 	$(BIN)/python bench/transitions.py
 
 clean:
-	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var artifacts .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache

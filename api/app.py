@@ -1,4 +1,4 @@
-"""The API as a FastAPI application; ``asgi`` adds the pages to it."""
+"""The API as a FastAPI application; ``runtime.asgi`` adds the pages to it."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager

@@ -13,7 +13,7 @@ a free port. Then, for --seconds each, httpx keeps --concurrency requests in fli
 (b) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
 
 The baseline endpoint lives only in a wrapper module the bench writes into a temporary folder
-(``bench_app.py``: ``asgi.create_app()`` plus that one route, on a ``bench_bare`` table the
+(``bench_app.py``: ``runtime.asgi.create_app()`` plus that one route, on a ``bench_bare`` table the
 bench creates), so it passes through the same middleware, error handlers, thread pool and
 connection pool as the product's routes, and the product never carries bench code.
 
@@ -72,7 +72,7 @@ BENCH_APP = '''\
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from asgi import create_app
+from runtime.asgi import create_app
 from reflections.platform.db import get_engine
 
 app = create_app()

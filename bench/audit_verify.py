@@ -7,7 +7,7 @@ folder, or a scratch PostgreSQL database reached through BENCH_POSTGRES_ADMIN_UR
 dropped) one reflection is driven to "confirmed" through the real service (six history rows);
 its reflection row and history are then copied, with new ids, tracking codes, instants and
 recomputed hashes, until the history holds --rows rows (so every copy replays like the real
-one). Then ``audit.anchor`` covers them all and ``audit.verify`` checks every timeline and the
+one). Then ``anchors.anchor`` covers them all and ``audit.verify`` checks every timeline and the
 anchor. Printed: rows, seconds per phase, rows per second of verify, and the process's peak
 resident memory before and after verify (the data is written in batches, so the growth during
 verify is verify's own; a verify that loaded every row would grow by gigabytes at a million).
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.*
 
 from reflections.lifecycle import history
 from reflections.models import HistoryEvent, Reflection
-from reflections.oversight import audit
+from reflections.oversight import anchors, audit
 from reflections.platform import clock, migrate
 from reflections.platform.db import get_engine
 from reflections.seed import loader
@@ -144,7 +144,7 @@ def main() -> None:
             print(f"{args.database}: {total} history rows written in {took:.1f} s")
         with Session(engine) as session:
             began = time.perf_counter()
-            anchored = audit.anchor(session, clock.now() + timedelta(hours=1))
+            anchored = anchors.anchor(session, clock.now() + timedelta(hours=1))
             assert anchored is not None
             print(f"anchor over {anchored.row_count} rows: {time.perf_counter() - began:.1f} s")
         before = peak_mib()

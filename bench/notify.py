@@ -65,7 +65,7 @@ from notifications import (
 from notifications.ratelimit import rate_limited
 from notifications.sms import BaseUrlHttpClient
 from notifications.smtp import build_email
-from reflections.messaging.outbox import dispatch_async
+from reflections.messaging.dispatcher import dispatch_async
 from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus
 from reflections.platform import clock, migrate
@@ -181,7 +181,7 @@ def key(channel: ChannelName, number: int) -> str:
 
 
 def message(channel: ChannelName, number: int) -> Message:
-    """What ``reflections.messaging.outbox._message`` makes of the row ``insert_rows`` writes."""
+    """What ``reflections.messaging.dispatcher._message`` makes of an ``insert_rows`` row."""
     rendered = render(MessageKind.RECEIVED, LANGUAGE, context(number))
     sms = channel == "sms"
     return Message(

@@ -64,7 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.databa
 
 from reflections.oversight import exports
 from reflections.oversight.exports import ExportFormat
-from reflections.oversight.reports import ALL_GROUPS, GroupBy, Month, ReportQuery, build_report
+from reflections.oversight.report_types import ALL_GROUPS, GroupBy, Month, ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import migrate
 from reflections.platform.db import get_engine
 from reflections.platform.settings import get_settings

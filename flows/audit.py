@@ -13,12 +13,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.support import domain_session, instant, local
-from reflections.oversight import audit
+from reflections.oversight import anchors
 
 
 def _anchor(now: datetime, drill: bool) -> dict[str, Any] | None:
     with domain_session(now, drill) as session:
-        anchored = audit.anchor(session, now)
+        anchored = anchors.anchor(session, now)
         if anchored is None:
             return None
         return {

@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from flows.support import instant, local
 from reflections.messaging.channels import configured_channels
-from reflections.messaging.outbox import DispatchReport, drain_async
+from reflections.messaging.dispatcher import DispatchReport, drain_async
 from reflections.platform import clock
 from reflections.platform.db import get_engine
 from reflections.platform.settings import get_settings

@@ -109,7 +109,7 @@ def app(database_url: str, _session_tmp: Path) -> "FastAPI":
     os.environ["REFLECTIONS_ATTACHMENTS_DIR"] = str(_session_tmp / "attachments")
     os.environ["REFLECTIONS_JWT_SECRET"] = "test-signing-key-that-is-long-enough-for-hs256"
     get_settings.cache_clear()
-    from asgi import create_app
+    from runtime.asgi import create_app
 
     return create_app()
 

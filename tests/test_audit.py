@@ -33,8 +33,8 @@ from reflections.lifecycle import history
 from reflections.models import AuditAnchor, HistoryEvent, Reflection, User
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
 from reflections.organisation.auth import issue_token
-from reflections.oversight import audit
-from reflections.oversight.audit import ProblemKind, VerifyReport
+from reflections.oversight import anchors, audit
+from reflections.oversight.findings import Problem, ProblemKind, VerifyReport
 from reflections.platform import clock, migrate
 from reflections.platform.db import get_engine, reset_engines
 from reflections.platform.settings import get_settings
@@ -66,7 +66,7 @@ class World:
     def anchor(self) -> AuditAnchor:
         """Anchor every row written so far (as of the settle margin from now)."""
         with self.session() as session:
-            anchored = audit.anchor(session, clock.now() + audit.SETTLE)
+            anchored = anchors.anchor(session, clock.now() + anchors.SETTLE)
         assert anchored is not None
         return anchored
 
@@ -140,7 +140,7 @@ def _json_param(url: str, name: str) -> str:
     return f"CAST(:{name} AS JSON)" if url.startswith("postgresql") else f":{name}"
 
 
-def _only(report: VerifyReport) -> audit.Problem:
+def _only(report: VerifyReport) -> Problem:
     assert report.problem_count == 1, [str(p) for p in report.problems]
     assert report.first_problem is not None
     return report.first_problem
@@ -161,7 +161,7 @@ def test_an_untampered_history_verifies_clean_and_anchors_chain(world: World) ->
     assert report.summary() == f"chain intact: 3 reflections, {ROWS} rows, 1 anchors"
     assert (report.anchored_rows, report.unanchored_rows) == (ROWS, 0)
     with world.session() as session:
-        assert audit.anchor(session, clock.now() + audit.SETTLE) is None  # nothing new
+        assert anchors.anchor(session, clock.now() + anchors.SETTLE) is None  # nothing new
         for reflection_id in world.ids.values():
             one = audit.verify_reflection(session, reflection_id)
             assert one.intact and one.reflections == 1 and one.unanchored_rows == 0
@@ -193,8 +193,8 @@ def test_anchoring_waits_for_recent_rows_to_settle(world: World) -> None:
         with clock.frozen_at(clock.now() - timedelta(hours=2)):
             backdated = reflection_at(session, "received", refs(session))
         now = clock.now()
-        assert audit.anchor(session, now) is None  # the recent row holds both back
-        covered = audit.anchor(session, now + audit.SETTLE)
+        assert anchors.anchor(session, now) is None  # the recent row holds both back
+        covered = anchors.anchor(session, now + anchors.SETTLE)
     assert covered is not None and covered.row_count == 2
     with world.session() as session:
         rows = session.exec(
@@ -410,7 +410,7 @@ def test_two_anchor_runs_at_once_take_turns(world: World) -> None:
     def run() -> None:
         with world.session() as session:
             start.wait()
-            results.append(audit.anchor(session, clock.now() + audit.SETTLE))
+            results.append(anchors.anchor(session, clock.now() + anchors.SETTLE))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
@@ -447,7 +447,7 @@ def test_postgresql_refuses_to_change_or_remove_audit_rows(world: World) -> None
 
 def test_cli_audit_anchor_and_verify(configured: World) -> None:
     runner = CliRunner()
-    at = (clock.now() + audit.SETTLE).isoformat()
+    at = (clock.now() + anchors.SETTLE).isoformat()
     anchored = runner.invoke(cli, ["audit", "anchor", "--at", at])
     assert anchored.exit_code == 0, anchored.output
     assert anchored.output.startswith(f"anchor 1: history ids 1–{ROWS}, {ROWS} rows, hash ")
@@ -477,7 +477,7 @@ def test_cli_audit_anchor_and_verify(configured: World) -> None:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_anchor_flow_anchors_once(configured: World) -> None:
-    at = clock.now() + audit.SETTLE
+    at = clock.now() + anchors.SETTLE
     first = asyncio.run(audit_anchor(at=at))
     assert (first["anchor_id"], first["first_history_id"], first["row_count"]) == (1, 1, ROWS)
     assert first["at"] == at.isoformat()

@@ -31,7 +31,8 @@ from reflections.models import HistoryEvent, Reflection, User
 from reflections.models.enums import Priority, Role
 from reflections.oversight import exports
 from reflections.oversight.exports import HISTORY_COLUMNS, ExportFormat
-from reflections.oversight.reports import ReportQuery, build_report
+from reflections.oversight.report_types import ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock
 from reflections.platform.db import get_engine
 from tests.api_helpers import as_user

@@ -51,7 +51,7 @@ from notifications import (
 from notifications.smtp import message_id
 from reflections.actors import Actor
 from reflections.lifecycle.intake import Submission, submit
-from reflections.messaging.outbox import DispatchReport, backoff, dispatch
+from reflections.messaging.dispatcher import DispatchReport, backoff, dispatch
 from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus, Reflection
 from reflections.models.enums import Channel as ContactChannel
@@ -433,7 +433,7 @@ from sqlmodel import Session
 
 from notifications import ConsoleChannel, SmtpChannel, SmtpConfig
 from reflections.platform.db import get_engine
-from reflections.messaging.outbox import dispatch
+from reflections.messaging.dispatcher import dispatch
 
 now, port, sender = datetime.fromisoformat(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 smtp = SmtpConfig(host="127.0.0.1", port=port, from_address=sender, timeout=120)

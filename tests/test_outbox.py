@@ -33,7 +33,7 @@ from reflections.actors import Actor
 from reflections.errors import EventNotAllowed
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
-from reflections.messaging.outbox import (
+from reflections.messaging.dispatcher import (
     BACKOFF_CAP,
     MAX_ATTEMPTS,
     backoff,

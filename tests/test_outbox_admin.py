@@ -304,7 +304,7 @@ CHECKS = [
 
 
 def _read_operations() -> schemathesis.BaseSchema:
-    from asgi import create_app
+    from runtime.asgi import create_app
 
     document = create_app().openapi()
     get_settings.cache_clear()  # read at collection; the fixtures configure their own

@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from notifications import Channel, Message, OnOutcome, Outcome
 from notifications.ratelimit import RateLimitedChannel, rate_limited
-from reflections.messaging.outbox import CHUNK_SIZE, dispatch
+from reflections.messaging.dispatcher import CHUNK_SIZE, dispatch
 from reflections.models import OutboxStatus
 from reflections.platform import clock
 from reflections.platform.settings import get_settings

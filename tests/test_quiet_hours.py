@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session
 
 from notifications import Channel, ConsoleChannel, MessageKind
-from reflections.messaging.outbox import Recipient, dispatch, new_message
+from reflections.messaging.dispatcher import dispatch
+from reflections.messaging.outbox import Recipient, new_message
 from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import OutboxMessage, OutboxStatus
 from reflections.platform import clock

@@ -63,15 +63,9 @@ from reflections.models import AdministrativeUnit, Category, HandlingUnit, StepR
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.models.types import UTCDateTime
 from reflections.organisation.auth import issue_token
-from reflections.oversight.reports import (
-    MAX_MONTHS,
-    GroupBy,
-    Month,
-    ReportQuery,
-    build_report,
-    fixed_offset,
-    local_month,
-)
+from reflections.oversight.local_months import fixed_offset, local_month
+from reflections.oversight.report_types import MAX_MONTHS, GroupBy, Month, ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock, migrate
 from reflections.platform.db import get_engine, reset_engines
 from reflections.platform.settings import get_settings

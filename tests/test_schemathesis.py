@@ -62,7 +62,7 @@ Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
 
 def _document() -> dict[str, Any]:
-    from asgi import create_app
+    from runtime.asgi import create_app
 
     document = create_app().openapi()
     get_settings.cache_clear()  # read at collection; the fixtures configure their own

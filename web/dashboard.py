@@ -14,7 +14,8 @@ from sqlmodel import Session, col, select
 from reflections.actors import Actor
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.organisation.visibility import units_in_scope
-from reflections.oversight.reports import GroupBy, Month, Report, ReportQuery, build_report
+from reflections.oversight.report_types import GroupBy, Month, Report, ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from reflections.timekeeping.deadlines import Step

@@ -17,7 +17,7 @@ from reflections.lifecycle import history
 from reflections.models import HistoryEvent, Reflection, User
 from reflections.models.enums import AssignmentStage, LifecycleState, Role
 from reflections.oversight import audit
-from reflections.oversight.audit import Problem, ProblemKind, VerifyReport
+from reflections.oversight.findings import MAX_PROBLEMS, Problem, ProblemKind, VerifyReport
 from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], responses=problem_responses())
@@ -69,7 +69,7 @@ class VerifyOut(BaseModel):
     problem_count: int
     first_problem: ChainProblem | None = Field(description="The first broken link.")
     problems: list[ChainProblem] = Field(
-        description=f"The first {audit.MAX_PROBLEMS} problems, in the order found."
+        description=f"The first {MAX_PROBLEMS} problems, in the order found."
     )
     checked_at: datetime
 

@@ -23,7 +23,8 @@ from reflections.actors import Actor
 from reflections.models.enums import Role
 from reflections.oversight import exports
 from reflections.oversight.exports import ExportFormat
-from reflections.oversight.reports import ReportQuery, build_report
+from reflections.oversight.report_types import ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem_responses())

@@ -16,7 +16,8 @@ from api.problems import problem_responses
 from reflections.actors import Actor
 from reflections.models.enums import Role
 from reflections.organisation.visibility import units_in_scope
-from reflections.oversight.reports import GroupBy, ReportQuery, build_report
+from reflections.oversight.report_types import GroupBy, ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], responses=problem_responses())

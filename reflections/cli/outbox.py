@@ -110,7 +110,7 @@ def deliver(at: datetime | None, batch_size: int | None, max_batches: int | None
     import asyncio
 
     from reflections.messaging.channels import configured_channels
-    from reflections.messaging.outbox import drain_async
+    from reflections.messaging.dispatcher import drain_async
 
     size = batch_size or get_settings().outbox_batch_size
     with open_session() as session:

@@ -50,7 +50,8 @@ def report(
 
     from reflections.errors import InvalidInput
     from reflections.oversight.report_tables import tables
-    from reflections.oversight.reports import ReportQuery, build_report
+    from reflections.oversight.report_types import ReportQuery
+    from reflections.oversight.reports import build_report
 
     if output_format not in ("table", "json"):
         raise typer.BadParameter(f"--format is table or json, not {output_format!r}")
@@ -113,7 +114,8 @@ def export_report(
     """The report of the reflections received in --from..--to, one row per group, then total."""
     from reflections.errors import InvalidInput
     from reflections.oversight import exports
-    from reflections.oversight.reports import ReportQuery, build_report
+    from reflections.oversight.report_types import ReportQuery
+    from reflections.oversight.reports import build_report
 
     try:
         chosen = exports.ExportFormat(export_format)
@@ -179,13 +181,13 @@ def audit_verify(
 @audit_app.command("anchor")
 def audit_anchor(at: AtOption = None) -> None:
     """Anchor the settled history rows not yet anchored (the hourly flow does it too)."""
-    from reflections.oversight import audit
+    from reflections.oversight import anchors
 
     instant = instant_or_now(at)
     with open_session() as session:
-        anchored = audit.anchor(session, instant)
+        anchored = anchors.anchor(session, instant)
     if anchored is None:
-        minutes = int(audit.SETTLE.total_seconds() // 60)
+        minutes = int(anchors.SETTLE.total_seconds() // 60)
         typer.echo(f"nothing to anchor: every row older than {minutes} minutes is anchored")
         return
     typer.echo(

@@ -48,7 +48,7 @@ def serve(
     prefect_port: Annotated[int, typer.Option(help="Port of the local Prefect server.")] = 4200,
 ) -> None:
     """Serve the API and, unless --no-flows, a local Prefect server and the scheduled flows."""
-    from reflections.platform.serve import StartupFailed, run
+    from runtime.serve import StartupFailed, run
 
     open_session().close()  # refuses to start on an un-migrated database
     try:

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from reflections.messaging import outbox
+from reflections.messaging import dispatcher
 from reflections.models import OutboxMessage, OutboxStatus, Reflection
 from reflections.organisation.visibility import mask_contact
 
@@ -149,7 +149,7 @@ def requeue(session: Session, ids: Iterable[int], now: datetime | None = None) -
     wanted = sorted(set(ids))
     done: set[int] = set()
     for start in range(0, len(wanted), REQUEUE_CHUNK):
-        done.update(outbox.retry_dead(session, wanted[start : start + REQUEUE_CHUNK], now))
+        done.update(dispatcher.retry_dead(session, wanted[start : start + REQUEUE_CHUNK], now))
     return Requeued(
         requeued=sorted(done), not_requeued=[row_id for row_id in wanted if row_id not in done]
     )

@@ -1,51 +1,25 @@
-"""The transactional outbox (DESIGN.md §6): enqueue with the change, deliver in batches.
+"""The transactional outbox (DESIGN.md §6): which messages a change causes, and to whom.
 
 :func:`enqueue_for_event` is called by the lifecycle service (and intake) after the history row
-and before the one commit, so a message exists if and only if its state change does.
-
-:func:`dispatch` is a stateless batch driver, safe on several workers at once:
-
-1. it *claims* due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) by setting them ``sending``
-   with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
-2. holds non-urgent SMS in quiet hours, renders the rest and hands them, grouped by channel, in
-   chunks of ``CHUNK_SIZE`` to the channel's ``send_batch``, starting no chunk once half the
-   lease is gone (the rest is given back for the next run);
-3. records and commits each outcome as the channel reports it, and only if the row is still
-   ``sending`` under *its* lease, so a row whose status changed meanwhile (retried by an
-   operator, reclaimed after the lease ran out) is skipped. A row is therefore sent at most
-   once per lease, and a dispatcher that dies mid-batch leaves only the message in flight to
-   be sent again, with the same idempotency key (the email's Message-ID).
-
-``dispatch`` is a plain function that runs the async channels with :func:`asyncio.run`, so the
-CLI and synchronous Prefect tasks call it directly; code already inside an event loop awaits
-:func:`dispatch_async` instead.
+and before the one commit, so a message exists if and only if its state change does. The
+messages are delivered by :mod:`reflections.messaging.dispatcher`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import random
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, cast
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from notifications import (
-    Channel,
     ChannelName,
-    Message,
     MessageKind,
-    Outcome,
-    OutcomeStatus,
     format_local,
-    render,
 )
-from reflections.messaging.quiet_hours import QuietHours
 from reflections.models import (
     HandlingUnit,
     Membership,
@@ -57,17 +31,9 @@ from reflections.models import (
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
 from reflections.models.reflection import short_title
-from reflections.platform import clock, leases
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
-BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_FACTOR = 2
-BACKOFF_CAP = timedelta(hours=1)
-BACKOFF_JITTER = 0.2
-MAX_ATTEMPTS = 10
-MAX_AGE = timedelta(hours=24)
-CHUNK_SIZE = 10  # messages handed to a channel at once (see _Delivery)
 URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
 
 E = LifecycleEvent
@@ -90,9 +56,6 @@ class Recipient:
     channel: ChannelName
     address: str
     language: str
-
-
-# --- enqueue ---------------------------------------------------------------------------------
 
 
 def enqueue_for_event(
@@ -287,314 +250,3 @@ def _staff_context(session: Session, reflection: Reflection, language: str) -> d
         "title": short_title(reflection.description),
         "due_at": format_local(due, language) if due is not None else "—",
     }
-
-
-# --- dispatch --------------------------------------------------------------------------------
-
-
-@dataclass
-class DispatchReport:
-    """Row ids by what became of them in this run."""
-
-    sent: list[int] = field(default_factory=list)
-    failed_permanent: list[int] = field(default_factory=list)
-    retried: list[int] = field(default_factory=list)
-    dead: list[int] = field(default_factory=list)
-    skipped: list[int] = field(default_factory=list)  # changed meanwhile: not ours any more
-    held: list[int] = field(default_factory=list)  # non-urgent SMS in quiet hours
-    deferred: list[int] = field(default_factory=list)  # left for the next run: lease half gone
-
-    def _buckets(self) -> tuple[list[int], ...]:
-        return (
-            self.sent,
-            self.failed_permanent,
-            self.retried,
-            self.dead,
-            self.skipped,
-            self.held,
-            self.deferred,
-        )
-
-    @property
-    def claimed(self) -> int:
-        return sum(len(ids) for ids in self._buckets())
-
-    def add(self, other: DispatchReport) -> None:
-        for mine, theirs in zip(self._buckets(), other._buckets(), strict=True):
-            mine.extend(theirs)
-
-    def counts(self) -> dict[str, int]:
-        names = ("sent", "failed_permanent", "retried", "dead", "skipped", "held", "deferred")
-        return {name: len(ids) for name, ids in zip(names, self._buckets(), strict=True)}
-
-
-def backoff(row_id: int, attempts: int) -> timedelta:
-    """The wait after the ``attempts``-th failure: 30 s doubling to at most 1 h, ±20% jitter.
-
-    The jitter is drawn from a generator seeded with the row and attempt, so it is the same
-    every time it is computed (tests can predict it) yet spreads rows apart."""
-    exponent = max(attempts - 1, 0)
-    delay = min(BACKOFF_BASE * BACKOFF_FACTOR**exponent, BACKOFF_CAP)
-    jitter = random.Random(row_id * 1000 + attempts).uniform(-BACKOFF_JITTER, BACKOFF_JITTER)
-    result: timedelta = delay * (1 + jitter)
-    return result
-
-
-def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
-    """Lease due rows to this dispatcher: pending rows that are due, and rows whose previous
-    dispatcher's lease ran out (it died before recording)."""
-    lease_until = now + timedelta(seconds=get_settings().outbox_lease_seconds)
-    claimed = leases.claim(
-        session,
-        OutboxMessage,
-        col(OutboxMessage.id),
-        due=[
-            col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-            col(OutboxMessage.next_attempt_at) <= now,
-        ],
-        order_by=[col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)],
-        batch_size=batch_size,
-        lease={"status": OutboxStatus.SENDING, "next_attempt_at": lease_until},
-        returning=[col(OutboxMessage.id)],
-    )
-    return [(row[0], lease_until) for row in claimed]
-
-
-def _message(row: OutboxMessage) -> Message:
-    rendered = render(row.kind, row.language, row.context)
-    sms = row.channel == "sms"
-    return Message(
-        channel=cast(ChannelName, row.channel if row.channel in ("sms", "email") else "email"),
-        recipient=row.recipient,
-        language=rendered.language,
-        text=rendered.sms if sms else rendered.text,
-        idempotency_key=row.idempotency_key,
-        subject="" if sms else rendered.subject,
-        html=None if sms else rendered.html,
-    )
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    row_id: int
-    attempts: int
-    created_at: datetime
-
-
-class _Delivery:
-    """One claimed batch. Each outcome is recorded (and committed) as the channel reports it,
-    so a dispatcher that dies mid-batch leaves only the message in flight unrecorded; and no
-    chunk starts once half the lease is gone, so a slow provider cannot keep rows past their
-    lease, where another dispatcher would take them too."""
-
-    def __init__(
-        self, session: Session, now: datetime, lease_until: datetime, report: DispatchReport
-    ) -> None:
-        self.session, self.now, self.lease_until, self.report = session, now, lease_until, report
-        self.recorded: set[int] = set()
-        self.started = time.monotonic()
-        self.half_lease = (lease_until - now).total_seconds() / 2
-
-    def record(self, item: _Claimed, outcome: Outcome) -> None:
-        if item.row_id in self.recorded:
-            return
-        self.recorded.add(item.row_id)
-        _record(
-            self.session,
-            item.row_id,
-            item.attempts,
-            item.created_at,
-            outcome,
-            self.now,
-            self.lease_until,
-            self.report,
-        )
-        self.session.commit()
-
-    def release(self, items: Sequence[_Claimed], due: datetime, bucket: list[int]) -> None:
-        """Give rows back unsent and without an attempt counted, due at ``due``."""
-        for item in items:
-            values = {"status": OutboxStatus.PENDING, "next_attempt_at": due}
-            ours = _update_if_ours(self.session, item.row_id, self.lease_until, values)
-            (bucket if ours else self.report.skipped).append(item.row_id)
-        self.session.commit()
-
-    async def send(self, channel: Channel, pairs: Sequence[tuple[_Claimed, Message]]) -> None:
-        for start in range(0, len(pairs), CHUNK_SIZE):
-            if time.monotonic() - self.started > self.half_lease:
-                self.release([item for item, _ in pairs[start:]], self.now, self.report.deferred)
-                return
-            chunk = pairs[start : start + CHUNK_SIZE]
-            messages = [message for _, message in chunk]
-
-            def on_outcome(index: int, outcome: Outcome, chunk: Sequence[Any] = chunk) -> None:
-                self.record(chunk[index][0], outcome)
-
-            try:
-                results = await channel.send_batch(messages, on_outcome)
-            except Exception as exc:  # channels should not raise; if one does, try again later
-                results = [Outcome.transient(m, f"{type(exc).__name__}: {exc}") for m in messages]
-            for (item, _), outcome in zip(chunk, results, strict=True):
-                self.record(item, outcome)  # what the channel did not report as it went
-
-
-async def dispatch_async(
-    session: Session,
-    now: datetime,
-    channels: Mapping[str, Channel],
-    batch_size: int = 100,
-) -> DispatchReport:
-    """Deliver up to ``batch_size`` due messages; see the module's docstring."""
-    report = DispatchReport()
-    claimed = _claim(session, now, batch_size)
-    if not claimed:
-        return report
-    lease_until = claimed[0][1]
-    ids = [row_id for row_id, _ in claimed]
-    session.expire_all()
-    rows = session.exec(
-        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
-    ).all()
-    morning = QuietHours.from_settings().release(now)
-    held: list[_Claimed] = []
-    refused: list[tuple[_Claimed, Outcome]] = []
-    by_channel: dict[str, list[tuple[_Claimed, Message]]] = {}
-    for row in rows:
-        assert row.id is not None
-        item = _Claimed(row.id, row.attempts, row.created_at)
-        if row.channel == "sms" and not row.urgent and morning > now:
-            held.append(item)
-            continue
-        try:
-            message = _message(row)
-        except Exception as exc:  # a template or context that cannot render never will
-            error = f"render: {exc}"
-            refused.append(
-                (item, Outcome(row.idempotency_key, OutcomeStatus.PERMANENT, error=error))
-            )
-            continue
-        if row.channel not in channels:
-            refused.append((item, Outcome.transient(message, f"no {row.channel} channel")))
-            continue
-        by_channel.setdefault(row.channel, []).append((item, message))
-    # Nothing is held open while the providers answer: the claim was committed.
-    session.rollback()
-    delivery = _Delivery(session, now, lease_until, report)
-    delivery.release(held, morning, report.held)
-    for item, outcome in refused:
-        delivery.record(item, outcome)
-    for name, pairs in by_channel.items():
-        await delivery.send(channels[name], pairs)
-    return report
-
-
-async def drain_async(
-    session: Session,
-    channels: Mapping[str, Channel],
-    at: datetime | None = None,
-    batch_size: int = 100,
-    max_batches: int | None = None,
-) -> DispatchReport:
-    """Dispatch batches until one claims nothing (or ``max_batches``). Each batch reads the
-    clock afresh, so its lease is counted from when it starts; ``at`` fixes the instant for
-    drills."""
-    total = DispatchReport()
-    batches = 0
-    while max_batches is None or batches < max_batches:
-        report = await dispatch_async(session, at or clock.now(), channels, batch_size)
-        batches += 1
-        total.add(report)
-        if report.claimed == 0 or report.claimed == len(report.skipped):
-            break
-    return total
-
-
-def dispatch(
-    session: Session,
-    now: datetime,
-    channels: Mapping[str, Channel],
-    batch_size: int = 100,
-) -> DispatchReport:
-    """Synchronous :func:`dispatch_async` (runs its own event loop; not for use inside one)."""
-    return asyncio.run(dispatch_async(session, now, channels, batch_size))
-
-
-def _record(
-    session: Session,
-    row_id: int,
-    previous_attempts: int,
-    created_at: datetime,
-    outcome: Outcome,
-    now: datetime,
-    lease_until: datetime,
-    report: DispatchReport,
-) -> None:
-    values: dict[str, Any]
-    if outcome.status is OutcomeStatus.SENT:
-        values = {
-            "status": OutboxStatus.SENT,
-            "provider_id": outcome.provider_id,
-            "sent_at": now,
-            "attempts": previous_attempts + 1,
-            "last_error": None,
-        }
-        bucket = report.sent
-    elif outcome.status is OutcomeStatus.PERMANENT:
-        values = {
-            "status": OutboxStatus.FAILED_PERMANENT,
-            "attempts": previous_attempts + 1,
-            "last_error": outcome.error,
-        }
-        bucket = report.failed_permanent
-    else:
-        attempts = previous_attempts + 1
-        too_old = now - created_at >= MAX_AGE
-        if attempts >= MAX_ATTEMPTS or too_old:
-            values = {"status": OutboxStatus.DEAD, "attempts": attempts}
-            bucket = report.dead
-        else:
-            values = {
-                "status": OutboxStatus.PENDING,
-                "attempts": attempts,
-                "next_attempt_at": now + backoff(row_id, attempts),
-            }
-            bucket = report.retried
-        values["last_error"] = outcome.error
-    (bucket if _update_if_ours(session, row_id, lease_until, values) else report.skipped).append(
-        row_id
-    )
-
-
-def _update_if_ours(
-    session: Session, row_id: int, lease_until: datetime, values: Mapping[str, Any]
-) -> bool:
-    """Write ``values`` if the row is still ``sending`` under this dispatcher's lease."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id) == row_id,
-            col(OutboxMessage.status) == OutboxStatus.SENDING,
-            col(OutboxMessage.next_attempt_at) == lease_until,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return getattr(result, "rowcount", 0) == 1
-
-
-def retry_dead(session: Session, ids: Sequence[int], now: datetime | None = None) -> list[int]:
-    """Put dead or permanently failed rows back in the queue (an operator fixed the cause);
-    returns the ids that were requeued. Sent, pending and sending rows are left alone."""
-    when = now or clock.now()
-    requeued = session.execute(
-        update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(list(ids)),
-            col(OutboxMessage.status).in_([OutboxStatus.DEAD, OutboxStatus.FAILED_PERMANENT]),
-        )
-        .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=when)
-        .returning(col(OutboxMessage.id))
-        .execution_options(synchronize_session=False)
-    ).all()
-    session.commit()
-    return sorted(row[0] for row in requeued)

@@ -1,7 +1,7 @@
 """The transactional outbox (DESIGN.md §6): one row per message to one recipient.
 
 Rows are written in the same transaction as the state change that causes them, and delivered
-by :func:`reflections.messaging.outbox.dispatch`; ``idempotency_key`` also travels with the
+by :func:`reflections.messaging.dispatcher.dispatch`; ``idempotency_key`` also travels with the
 message (the SMTP Message-ID is derived from it), so a receiving system can drop a duplicate.
 """
 

@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 
 from reflections.errors import InvalidInput
 from reflections.models import HistoryEvent, Reflection, User
-from reflections.oversight.reports import GroupBy, Report, ReportQuery
+from reflections.oversight.report_types import GroupBy, Report, ReportQuery
 from reflections.platform.settings import get_settings
 
 DEFAULT_BATCH_SIZE = 2000  # rows per fetch from the database
@@ -175,7 +175,7 @@ _NAMED = (GroupBy.HANDLING_UNIT, GroupBy.CATEGORY)
 
 def report_columns(report: Report) -> tuple[str, ...]:
     """``row`` ("group" or "total"), the group's dimensions in ``group_by`` order, then every
-    figure of :meth:`reflections.oversight.reports.Figures.as_dict`, nested ones (the steps)
+    figure of :meth:`reflections.oversight.report_types.Figures.as_dict`, nested ones (the steps)
     flattened as ``<step>_<figure>``: ``process_median_hours``."""
     dimensions: list[str] = []
     for dimension in report.query.group_by:

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
-from reflections.oversight.reports import Figures, Group, GroupBy, Report
+from reflections.oversight.report_types import Figures, Group, GroupBy, Report
 from reflections.timekeeping.deadlines import Step
 
 NO_VALUE = "-"

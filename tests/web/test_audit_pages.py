@@ -18,7 +18,8 @@ from reflections.models import HandlingUnit, HistoryEvent, Reflection, User
 from reflections.organisation.auth import actor_for
 from reflections.organisation.visibility import units_in_scope
 from reflections.oversight.exports import HISTORY_COLUMNS
-from reflections.oversight.reports import GroupBy, ReportQuery, build_report
+from reflections.oversight.report_types import GroupBy, ReportQuery
+from reflections.oversight.reports import build_report
 from reflections.platform import clock
 from reflections.timekeeping.deadlines import Step
 from tests.api_helpers import as_citizen, as_user, submit

@@ -20,7 +20,7 @@ from api.routes.exports import histories_attachment, report_attachment
 from reflections.errors import InvalidInput
 from reflections.models.enums import Language, Role
 from reflections.oversight.exports import ExportFormat
-from reflections.oversight.reports import ReportQuery
+from reflections.oversight.report_types import ReportQuery
 from reflections.timekeeping.deadlines import Step
 from web import dashboard, forms
 from web.session import staff_with_role

@@ -5,7 +5,7 @@ With flows (the default) it starts, in order:
 1. a Prefect server on SQLite under ``var/prefect`` (``prefect server start`` as a child
    process, ``PREFECT_HOME=var/prefect``, any ``PREFECT_*DATABASE_CONNECTION_URL`` removed),
    and waits until its ``/api/health`` answers;
-2. the API (uvicorn ``asgi:app``) as a child process, and waits for ``/api/v1/health``;
+2. the API (uvicorn ``runtime.asgi:app``) as a child process, and waits for ``/api/v1/health``;
 3. the scheduled flows of ``flows.deployments``, served in this process by a Prefect runner
    (what ``prefect.serve`` does) against that server; each flow run is a child of the runner.
 
@@ -68,7 +68,7 @@ def run(
 
         print(f"Web       {api_url}/  (citizens, staff log-in at /login)", flush=True)
         print(f"API       {api_url}  (docs {api_url}/docs); flows not served", flush=True)
-        uvicorn.run("asgi:app", host=host, port=port)
+        uvicorn.run("runtime.asgi:app", host=host, port=port)
         return
 
     _pin_sqlite_path()  # flow runs are child processes; they must open the same file
@@ -95,7 +95,16 @@ def run(
         _wait_healthy(f"{prefect_url}/api/health", server, startup_timeout)
         prefect_ready = time.monotonic() - started
         api = start(
-            [sys.executable, "-m", "uvicorn", "asgi:app", "--host", host, "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "runtime.asgi:app",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
             None,
         )
         _wait_healthy(f"{api_url}/api/v1/health", api, startup_timeout)
