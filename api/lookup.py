@@ -22,7 +22,7 @@ def id_for_code(session: Session, table: Coded, code: str | None, field: str) ->
         return None
     row: SQLModel | None = session.exec(select(table).where(table.code == code)).first()
     if row is None or getattr(row, "id", None) is None:
-        raise InvalidInput(field, f"no {table.__tablename__} with code {code!r}")
+        raise InvalidInput(field, f"no {table.__tablename__} with code {code!r}", "unknown_choice")
     return int(getattr(row, "id"))  # noqa: B009
 
 
@@ -70,4 +70,4 @@ def aware(value: datetime | None, field: str) -> datetime | None:
     try:
         return value.astimezone(UTC)
     except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant Python can hold
-        raise InvalidInput(field, "is out of range") from None
+        raise InvalidInput(field, "is out of range", "invalid_date") from None

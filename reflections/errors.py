@@ -1,5 +1,7 @@
 """What the lifecycle service refuses, in terms the API and the CLI can turn into answers."""
 
+from typing import Any
+
 from statemachines import EventNotAllowed, GuardFailed
 
 __all__ = [
@@ -30,6 +32,9 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    def __init__(self, field: str, reason: str) -> None:
-        self.field, self.reason = field, reason
+    """Input refused, naming the field. ``reason`` is the API's English; ``code`` and ``params``
+    let a page say the same in its reader's language (``error.<code>`` in the catalogues)."""
+
+    def __init__(self, field: str, reason: str, code: str = "invalid", **params: Any) -> None:
+        self.field, self.reason, self.code, self.params = field, reason, code, params
         super().__init__(f"{field}: {reason}")

@@ -70,8 +70,8 @@ class EventNotAllowed(Exception):
 class GuardFailed(Exception):
     """The event applies in this state, but the data it needs is missing or wrong."""
 
-    def __init__(self, event: str, field: str, reason: str) -> None:
-        self.event, self.field, self.reason = event, field, reason
+    def __init__(self, event: str, field: str, reason: str, code: str = "invalid") -> None:
+        self.event, self.field, self.reason, self.code = event, field, reason, code
         super().__init__(f"{event}: {field} {reason}")
 
 
@@ -115,7 +115,7 @@ class _Model:
 
 def _require(event: str, field: str, value: Any) -> None:
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise GuardFailed(event, field, "is required")
+        raise GuardFailed(event, field, "is required", "required")
 
 
 class ReflectionLifecycle(StateChart[_Model]):
@@ -209,7 +209,7 @@ class ReflectionLifecycle(StateChart[_Model]):
         _require(event, "reason", reason)
         _require(event, "new_due_at", new_due_at)
         if isinstance(now, datetime) and isinstance(new_due_at, datetime) and new_due_at <= now:
-            raise GuardFailed(event, "new_due_at", "must be in the future")
+            raise GuardFailed(event, "new_due_at", "must be in the future", "not_in_future")
 
     def needs_pending_extension(self, event: str, **_: Any) -> None:
         if not self.model.extension_pending:
@@ -220,7 +220,7 @@ class ReflectionLifecycle(StateChart[_Model]):
 
     def needs_valid_rating(self, event: str, rating: int | None = None, **_: Any) -> None:
         if rating is not None and not 1 <= rating <= 5:
-            raise GuardFailed(event, "rating", "must be between 1 and 5")
+            raise GuardFailed(event, "rating", "must be between 1 and 5", "rating_range")
 
     def needs_reopen_allowance(
         self,
@@ -232,10 +232,12 @@ class ReflectionLifecycle(StateChart[_Model]):
     ) -> None:
         _require(event, "reason", reason)
         if self.model.reopen_count >= max_reopens:
-            raise GuardFailed(event, "reopen", f"is allowed at most {max_reopens} times")
+            raise GuardFailed(
+                event, "reopen", f"is allowed at most {max_reopens} times", "reopen_limit"
+            )
         due = self.model.confirm_due_at
         if now is not None and due is not None and now > due:
-            raise GuardFailed(event, "reopen", "window has closed")
+            raise GuardFailed(event, "reopen", "window has closed", "reopen_closed")
 
     # -- actions --------------------------------------------------------------------------
     def mark_extension_pending(self) -> None:

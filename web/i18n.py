@@ -37,6 +37,9 @@ class Translator:
     def __init__(self, language: Language) -> None:
         self.language = language
 
+    def has(self, key: str) -> bool:
+        return key in catalogue(self.language) or key in catalogue(DEFAULT)
+
     def __call__(self, key: str, **values: Any) -> str:
         text = catalogue(self.language).get(key) or catalogue(DEFAULT).get(key) or key
         return text.format(**values) if values else text

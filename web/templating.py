@@ -63,6 +63,7 @@ def render(
         "lang": t.language.value,
         "csrf": csrf_token(request),
         "staff": getattr(request.state, "staff", None),
+        "errors": {},  # field errors (web/field_errors.py), each shown beside its input
         **(context or {}),
     }
     response = templates().TemplateResponse(request, template, values, status_code=status_code)

@@ -46,17 +46,30 @@ def sniff(content: bytes) -> str | None:
 def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto]:
     settings = get_settings()
     if len(photos) > settings.max_photos:
-        raise InvalidInput(field, f"at most {settings.max_photos} photos")
+        raise InvalidInput(
+            field,
+            f"at most {settings.max_photos} photos",
+            "too_many_photos",
+            max=settings.max_photos,
+        )
     checked = []
     for index, photo in enumerate(photos):
         name = f"{field}[{index}]"
         if not photo.content:
-            raise InvalidInput(name, "is empty")
+            raise InvalidInput(name, "is empty", "photo_empty", name=photo.filename or "")
         if len(photo.content) > settings.max_photo_bytes:
-            raise InvalidInput(name, f"is larger than {settings.max_photo_bytes} bytes")
+            raise InvalidInput(
+                name,
+                f"is larger than {settings.max_photo_bytes} bytes",
+                "photo_too_large",
+                name=photo.filename or "",
+                max_mb=settings.max_photo_bytes // 2**20,
+            )
         content_type = sniff(photo.content)
         if content_type is None:
-            raise InvalidInput(name, "is not a JPEG, PNG or WebP image")
+            raise InvalidInput(
+                name, "is not a JPEG, PNG or WebP image", "not_an_image", name=photo.filename or ""
+            )
         checked.append(CheckedPhoto(photo, content_type, hashlib.sha256(photo.content).hexdigest()))
     return checked
 

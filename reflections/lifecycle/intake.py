@@ -115,23 +115,36 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
 def _check_submission(session: Session, submission: Submission) -> None:
     description = submission.description.strip()
     if not description:
-        raise InvalidInput("description", "is required")
+        raise InvalidInput("description", "is required", "required")
     if len(description) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidInput("description", f"is longer than {MAX_DESCRIPTION_LENGTH} characters")
+        raise InvalidInput(
+            "description",
+            f"is longer than {MAX_DESCRIPTION_LENGTH} characters",
+            "too_long",
+            max=MAX_DESCRIPTION_LENGTH,
+        )
     has_point = submission.latitude is not None or submission.longitude is not None
     if has_point and (submission.latitude is None or submission.longitude is None):
-        raise InvalidInput("location", "needs both latitude and longitude")
+        raise InvalidInput("location", "needs both latitude and longitude", "coordinates_pair")
     if submission.latitude is not None and not -90 <= submission.latitude <= 90:
-        raise InvalidInput("latitude", "must be between -90 and 90")
+        raise InvalidInput(
+            "latitude", "must be between -90 and 90", "out_of_range", min=-90, max=90
+        )
     if submission.longitude is not None and not -180 <= submission.longitude <= 180:
-        raise InvalidInput("longitude", "must be between -180 and 180")
+        raise InvalidInput(
+            "longitude", "must be between -180 and 180", "out_of_range", min=-180, max=180
+        )
     if not (has_point or (submission.address or "").strip() or submission.administrative_unit_id):
-        raise InvalidInput("location", "give coordinates, an address or an administrative unit")
+        raise InvalidInput(
+            "location", "give coordinates, an address or an administrative unit", "location_needed"
+        )
     if submission.administrative_unit_id is not None and not session.get(
         AdministrativeUnit, submission.administrative_unit_id
     ):
         raise InvalidInput(
-            "administrative_unit_id", f"no administrative unit {submission.administrative_unit_id}"
+            "administrative_unit_id",
+            f"no administrative unit {submission.administrative_unit_id}",
+            "unknown_choice",
         )
 
 

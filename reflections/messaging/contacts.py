@@ -13,9 +13,9 @@ def normalise_phone(raw: str, field: str = "phone") -> str:
     try:
         number = phonenumbers.parse(raw, DEFAULT_REGION)
     except phonenumbers.NumberParseException as error:
-        raise InvalidInput(field, f"is not a phone number ({error})") from None
+        raise InvalidInput(field, f"is not a phone number ({error})", "not_a_phone") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(field, "is not a valid phone number")
+        raise InvalidInput(field, "is not a valid phone number", "not_a_phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -23,4 +23,4 @@ def normalise_email(raw: str, field: str = "email") -> str:
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise InvalidInput(field, str(error)) from None
+        raise InvalidInput(field, str(error), "not_an_email") from None

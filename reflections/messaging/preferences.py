@@ -42,7 +42,7 @@ def _contacts(phone: str | None, email: str | None) -> list[Channel]:
 def _check_channels(channels: Sequence[Channel], contacts: Sequence[Channel]) -> list[Channel]:
     missing = [channel.value for channel in channels if channel not in contacts]
     if missing:
-        raise InvalidInput("channels", f"no address on file for {', '.join(missing)}")
+        raise InvalidInput("channels", f"no address on file for {', '.join(missing)}", "no_address")
     return sorted(set(channels), key=list(Channel).index)
 
 

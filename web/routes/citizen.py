@@ -21,10 +21,17 @@ from reflections.lifecycle.service import EventInput
 from reflections.models.enums import Channel, Language, LifecycleEvent
 from web import forms
 from web.errors import message_of, status_of
+from web.field_errors import field_errors
 from web.session import CITIZEN_COOKIE, CitizenCaller, CsrfChecked, OptionalStaff, cookie_options
 from web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
+# The API's names for what the submit form calls otherwise.
+SUBMIT_INPUTS = {
+    "administrative_unit": "ward",
+    "administrative_unit_id": "ward",
+    "category_hint": "category",
+}
 KEY_MAX_AGE = 5 * 365 * 86400  # the key is the citizen's only way back to their reflections
 
 
@@ -100,7 +107,10 @@ async def submit(
         )
         out = await run_in_threadpool(submit_reflection, session, caller, body, files)
     except (DomainError, ValidationError) as error:
-        context = _form_context(request, session, values) | {"error": _explain(error)}
+        errors = field_errors(error, translator(request), SUBMIT_INPUTS)
+        context = _form_context(request, session, values) | {"errors": errors}
+        if not errors:  # a refusal about no field in particular (a 403, say)
+            context["error"] = message_of(error)
         return render(request, "citizen/submit.html", context, _status(error))
     if staff is not None:  # the operator reads the code and secret to the caller
         return render(request, "citizen/submitted_for.html", {"out": out})
@@ -116,15 +126,7 @@ def _number(text: str, field: str) -> float | None:
     try:
         return float(text.replace(",", "."))
     except ValueError:
-        raise InvalidInput(field, "must be a number, e.g. 16.4637") from None
-
-
-def _explain(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-    return message_of(error)
+        raise InvalidInput(field, "must be a number, e.g. 16.4637", "not_a_number") from None
 
 
 def _status(error: Exception) -> int:

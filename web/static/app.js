@@ -11,6 +11,9 @@ document.addEventListener("DOMContentLoaded", () => {
       });
     });
   }
+  // A refused form: the summary of its errors takes the focus, so it is read out first.
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
   // Forms marked data-confirm ask before an action that cannot be undone.
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (event) => {
