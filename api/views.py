@@ -112,7 +112,7 @@ def reflection_views(
             "escalated_to": _unit(areas.get(r.escalated_to_id or 0)),
             "deadlines": Deadlines(
                 step=step.value if (step := step_of(r)) else None,
-                remaining_minutes=remaining_minutes(r, now),
+                remaining_minutes=remaining_minutes(session, r, now),
                 classify_due_at=r.classify_due_at,
                 accept_due_at=r.accept_due_at,
                 process_due_at=r.process_due_at,

@@ -129,8 +129,8 @@ async def _escalated_events(tracking_code: str) -> list[Any]:
 def test_sweep_reminds_then_escalates_each_once_and_announces_the_escalation(db: Session) -> None:
     reflection = new_reflection(db)
     code = reflection.tracking_code
-    remind_at = deadlines.reminder_at(reflection)
-    overdue_at = deadlines.escalation_at(reflection, 1)
+    remind_at = deadlines.reminder_at(db, reflection)
+    overdue_at = deadlines.escalation_at(db, reflection, 1)
 
     early = asyncio.run(sla_sweep(at=remind_at - timedelta(minutes=1)))
     assert code not in {r["tracking_code"] for r in early["reminders"]}

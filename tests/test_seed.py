@@ -9,6 +9,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from reflections.models import (
     AdministrativeUnit,
+    CalendarDay,
     Category,
     HandlingUnit,
     Membership,
@@ -33,6 +34,7 @@ TABLES: list[type[SQLModel]] = [
     RoutingRule,
     User,
     Membership,
+    CalendarDay,
 ]
 
 

@@ -247,26 +247,26 @@ def _update_step(
     if event in _ENDS:
         deadlines.end_step(reflection)
     elif event is LifecycleEvent.GRANT_EXTENSION:
-        return _grant_extension(reflection, data)
+        return _grant_extension(session, reflection, data)
     elif event is LifecycleEvent.REMIND:
         reflection.step_reminded = True
-        reflection.next_sla_at = deadlines.next_mark(reflection)
+        reflection.next_sla_at = deadlines.next_mark(session, reflection)
     elif event is LifecycleEvent.ESCALATE and actor.role is Role.SYSTEM:
         reflection.step_escalations += 1
         reflection.next_sla_at = deadlines.next_mark(
-            reflection, ladder_length=len(escalation.ladder(session, reflection))
+            session, reflection, ladder_length=len(escalation.ladder(session, reflection))
         )
     return {}
 
 
-def _grant_extension(reflection: Reflection, data: EventInput) -> dict[str, Any]:
+def _grant_extension(session: Session, reflection: Reflection, data: EventInput) -> dict[str, Any]:
     """Move the running step's deadline; the history says from when to when, and by how much."""
     step = deadlines.step_of(reflection)
     assert step is not None  # the machine grants extensions only while assigned
     previous = deadlines.due_of(reflection, step)
     new_due = data.new_due_at or reflection.extension_requested_due_at
     assert new_due is not None  # requested with a date, or granted with one
-    deadlines.move_due(reflection, step, new_due)
+    deadlines.move_due(session, reflection, step, new_due)
     reflection.extension_requested_due_at = None
     moved = (new_due - previous).total_seconds() // 60 if previous else None
     return {

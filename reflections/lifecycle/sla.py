@@ -86,7 +86,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
         _release(session, reflection, None)
         return
     acted = False
-    if not reflection.step_reminded and now >= deadlines.reminder_at(reflection):
+    if not reflection.step_reminded and now >= deadlines.reminder_at(session, reflection):
         reflection = _fire(session, reflection, LifecycleEvent.REMIND, EventInput())
         report.reminders.append(
             Reminder(
@@ -101,7 +101,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
     while (
         reflection.step_reminded
         and reflection.step_escalations < len(areas)
-        and now >= deadlines.escalation_at(reflection, reflection.step_escalations + 1)
+        and now >= deadlines.escalation_at(session, reflection, reflection.step_escalations + 1)
     ):
         area_id = areas[reflection.step_escalations]
         reflection = _fire(
@@ -122,7 +122,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
         )
         acted = True
     if not acted:  # woken early or by a lease that ran out: put the true mark back
-        _release(session, reflection, deadlines.next_mark(reflection, len(areas)))
+        _release(session, reflection, deadlines.next_mark(session, reflection, len(areas)))
 
 
 def _fire(

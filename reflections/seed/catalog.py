@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from reflections.models.enums import HandlingUnitKind, Priority, Role
+from reflections.models.enums import CalendarDayKind, HandlingUnitKind, Priority, Role
 from reflections.seed.divisions import Division, hue_three_tier, hue_two_tier
 
 # --- Validity of the two editions of the map (DESIGN.md §2) -------------------------------
@@ -390,6 +390,31 @@ STEP_POLICIES: tuple[StepPolicySpec, ...] = (
         process_minutes=15 * WORKING_DAY_MINUTES,
         confirm_window_minutes=CONFIRM_WINDOW_MINUTES,
         around_the_clock=False,
+    ),
+)
+
+# --- Moved days (DESIGN.md §2, §10) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarDaySpec:
+    day: date
+    kind: CalendarDayKind
+    note: str
+
+
+# Days the government moved that the `holidays` package does not know. Administrators add the
+# next years' through the admin API or page; a seed never overwrites what they decided.
+MOVED_DAYS: tuple[CalendarDaySpec, ...] = (
+    CalendarDaySpec(
+        date(2026, 1, 2),
+        CalendarDayKind.DAY_OFF,
+        "Nghỉ Tết Dương lịch 2026, làm bù thứ Bảy 10/01/2026",
+    ),
+    CalendarDaySpec(
+        date(2026, 1, 10),
+        CalendarDayKind.WORKING_DAY,
+        "Làm bù cho ngày nghỉ thứ Sáu 02/01/2026",
     ),
 )
 
