@@ -159,7 +159,8 @@ def reflection_page(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    rank: ColumnElement[int] | None = None,
 ) -> Page[ReflectionView]:
     """One keyset page of ``statement`` as the actor may see it."""
-    items, next_cursor = page(session, statement, sort, limit, cursor, descending)
+    items, next_cursor = page(session, statement, sort, limit, cursor, descending, rank)
     return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)

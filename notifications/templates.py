@@ -40,6 +40,7 @@ class MessageKind(StrEnum):
     TASK_NEW = "task_new"
     TASK_REMINDER = "task_reminder"
     TASK_ESCALATED = "task_escalated"
+    EMERGENCY_RECEIVED = "emergency_received"  # to the IOC duty, at any hour
     DAILY_DIGEST = "daily_digest"
 
 

@@ -24,6 +24,7 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
     MessageKind.TASK_NEW: {"unit_name": "Phường Phú Hội", "title": "Ổ gà", "due_at": "x"},
     MessageKind.TASK_REMINDER: {"title": "Ổ gà", "due_at": "x"},
     MessageKind.TASK_ESCALATED: {"unit_name": "Phường Phú Hội", "title": "Ổ gà", "due_at": "x"},
+    MessageKind.EMERGENCY_RECEIVED: {"title": "Dây điện đứt", "place": "Lê Lợi", "due_at": "x"},
     MessageKind.DAILY_DIGEST: {"handler_name": "Chị Lan", "digest_date": "24/11/2026"},
 }
 

@@ -163,6 +163,7 @@ def _apply_effects(
     E = LifecycleEvent  # noqa: N806
     payload: dict[str, Any] = {}
     if event is E.CLASSIFY:
+        previous = reflection.priority
         reflection.category_id = data.category_id
         reflection.priority = data.priority
         reflection.administrative_unit_id = data.administrative_unit_id
@@ -171,6 +172,8 @@ def _apply_effects(
             "priority": data.priority.value if data.priority else None,
             "administrative_unit_id": data.administrative_unit_id,
         }
+        if previous is not None and previous is not data.priority:
+            payload["previous_priority"] = previous.value
     elif event is E.REJECT:
         reflection.rejection_reason = data.reason
         if data.duplicate_of_id is not None:
@@ -246,6 +249,8 @@ def _update_step(
         return {"due_at": deadlines.due_of(reflection, _STARTS[event])}
     if event in _ENDS:
         deadlines.end_step(reflection)
+    elif event is LifecycleEvent.CLASSIFY:
+        return deadlines.follow_policy(session, reflection)
     elif event is LifecycleEvent.GRANT_EXTENSION:
         return _grant_extension(session, reflection, data)
     elif event is LifecycleEvent.REMIND:

@@ -21,6 +21,7 @@ from notifications import (
     format_local,
 )
 from reflections.models import (
+    AdministrativeUnit,
     HandlingUnit,
     Membership,
     OutboxMessage,
@@ -34,7 +35,8 @@ from reflections.models.reflection import short_title
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
-URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
+# Not held in quiet hours (nor is anything about an emergency).
+URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED, MessageKind.EMERGENCY_RECEIVED})
 
 E = LifecycleEvent
 
@@ -86,10 +88,14 @@ def enqueue_for_event(
 def _staff_message(
     session: Session, reflection: Reflection, event: LifecycleEvent
 ) -> tuple[MessageKind | None, list[Recipient]]:
-    """Who among the staff hears of this event: the unit's handlers of a new task or a
-    reminder (the coordinators while it still waits for classification), the supervisors of
-    the area it was escalated to."""
+    """Who among the staff hears of this event: the IOC duty (operators and coordinators) of
+    an emergency as soon as it is submitted, the unit's handlers of a new task or a reminder
+    (the coordinators while it still waits for classification), the supervisors of the area
+    it was escalated to."""
     unit_id = reflection.handling_unit_id
+    if event is E.SUBMIT and reflection.priority is Priority.EMERGENCY:
+        duty = _staff(session, Role.OPERATOR) + _staff(session, Role.COORDINATOR)
+        return MessageKind.EMERGENCY_RECEIVED, duty
     if event in (E.ASSIGN, E.REASSIGN) and unit_id is not None:
         return MessageKind.TASK_NEW, _staff(
             session, Role.HANDLER, col(Membership.handling_unit_id) == unit_id
@@ -249,4 +255,19 @@ def _staff_context(session: Session, reflection: Reflection, language: str) -> d
         "unit_name": _unit_name(session, reflection, language),
         "title": short_title(reflection.description),
         "due_at": format_local(due, language) if due is not None else "—",
+        "place": _place(session, reflection, language),
     }
+
+
+def _place(session: Session, reflection: Reflection, language: str) -> str:
+    """Where it is, as staff read it: the address, and the ward when known."""
+    ward = (
+        session.get(AdministrativeUnit, reflection.administrative_unit_id)
+        if reflection.administrative_unit_id is not None
+        else None
+    )
+    parts = [
+        reflection.address,
+        (ward.name_en if language == "en" else ward.name) if ward else None,
+    ]
+    return ", ".join(p for p in parts if p) or "—"

@@ -10,6 +10,7 @@ every further 50% (one more level up).
 import math
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlmodel import Session
 
@@ -100,6 +101,34 @@ def start_step(session: Session, reflection: Reflection, step: Step, now: dateti
     reflection.step_escalations = 0
     _set_due(reflection, step, calendar(session, around, now).add(now, minutes))
     reflection.next_sla_at = next_mark(session, reflection)
+
+
+def follow_policy(session: Session, reflection: Reflection) -> dict[str, Any]:
+    """Classification changed the category or priority: if that changes the running step's
+    policy, recompute its deadline from the step's start under the new one (DESIGN.md §10: an
+    emergency found at classification is due 60 minutes around the clock from submission).
+    Marks the sweep already acted on stay acted on. Returns what the history row should say."""
+    step = step_of(reflection)
+    started = reflection.step_started_at
+    if step is None or started is None:
+        return {}
+    minutes, around = allowance(session, step, reflection.category_id, reflection.priority)
+    if (minutes, around) == (reflection.step_allowance_minutes, reflection.step_around_the_clock):
+        return {}
+    previous = due_of(reflection, step)
+    new_due = calendar(session, around, started).add(started, minutes)
+    reflection.step_allowance_minutes = minutes
+    reflection.step_around_the_clock = around
+    _set_due(reflection, step, new_due)
+    reflection.next_sla_at = next_mark(session, reflection)
+    return {
+        "deadline_recomputed": step.value,
+        "step_started_at": started,
+        "allowance_minutes": minutes,
+        "around_the_clock": around,
+        "previous_due_at": previous,
+        "new_due_at": new_due,
+    }
 
 
 def end_step(reflection: Reflection) -> None:

@@ -49,6 +49,7 @@ async def submit(
     staff: OptionalStaff,
     description: Annotated[str, Form(max_length=5000)],
     category: Annotated[str, Form(max_length=64)] = "",
+    urgent: Annotated[bool, Form()] = False,
     ward: Annotated[str, Form(max_length=64)] = "",
     address: Annotated[str, Form(max_length=300)] = "",
     latitude: Annotated[str, Form(max_length=32)] = "",
@@ -63,6 +64,7 @@ async def submit(
     values = {
         "description": description,
         "category": category,
+        "urgent": urgent,
         "ward": ward,
         "address": address,
         "latitude": latitude,
@@ -90,6 +92,7 @@ async def submit(
             address=address or None,
             administrative_unit=ward or None,
             category_hint=category or None,
+            urgent=urgent,
             contact=ContactIn(
                 name=name or None,
                 phone=phone or None,
