@@ -24,7 +24,7 @@ from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.tracking import new_tracking_code
 from reflections.messaging import outbox
 from reflections.messaging.contacts import normalise_email, normalise_phone
-from reflections.models import AdministrativeUnit, Category, HistoryEvent, Reflection, Reporter
+from reflections.models import Category, HistoryEvent, Reflection, Reporter
 from reflections.models.enums import (
     Channel,
     Language,
@@ -34,6 +34,7 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
+from reflections.organisation import validity
 from reflections.platform import clock
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
@@ -168,11 +169,10 @@ def _check_submission(session: Session, submission: Submission) -> None:
         raise InvalidInput("longitude", "must be between -180 and 180")
     if not (has_point or (submission.address or "").strip() or submission.administrative_unit_id):
         raise InvalidInput("location", "give coordinates, an address or an administrative unit")
-    if submission.administrative_unit_id is not None and not session.get(
-        AdministrativeUnit, submission.administrative_unit_id
-    ):
-        raise InvalidInput(
-            "administrative_unit_id", f"no administrative unit {submission.administrative_unit_id}"
+    if submission.administrative_unit_id is not None:  # the map of today, the day it happens
+        day = validity.local_date(clock.now())
+        validity.require_area(
+            session, submission.administrative_unit_id, day, "administrative_unit"
         )
 
 

@@ -18,14 +18,9 @@ from reflections.lifecycle import attachments, history, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import check_may_fire
 from reflections.messaging import outbox
-from reflections.models import (
-    AdministrativeUnit,
-    Category,
-    HandlingUnit,
-    HistoryEvent,
-    Reflection,
-)
+from reflections.models import Category, HistoryEvent, Reflection
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.organisation import validity
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
@@ -282,29 +277,28 @@ def _grant_extension(session: Session, reflection: Reflection, data: EventInput)
     }
 
 
+# The API's names for what the service checks, so a refusal names the field the caller sent.
+_UNIT_FIELDS = {"handling_unit_id": "handling_unit", "suggested_unit_id": "suggested_unit"}
+
+
 def _check_references(
     session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput, actor: Actor
 ) -> None:
-    """Refuse ids that point nowhere, before anything is written."""
+    """Refuse ids that point nowhere, or to units not in force on the reflection's day (the
+    map it was reported on), before anything is written."""
     if data.category_id is not None:
         category = session.get(Category, data.category_id)
         if category is None or not category.active:
             raise InvalidInput("category_id", f"no active category {data.category_id}")
-    if data.administrative_unit_id is not None and not session.get(
-        AdministrativeUnit, data.administrative_unit_id
-    ):
-        raise InvalidInput(
-            "administrative_unit_id", f"no administrative unit {data.administrative_unit_id}"
-        )
-    for name in ("handling_unit_id", "suggested_unit_id"):
+    day = validity.reflection_day(reflection)
+    if data.administrative_unit_id is not None:
+        validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
+    for name, field in _UNIT_FIELDS.items():
         unit_id = getattr(data, name)
-        if unit_id is None:
-            continue
-        unit = session.get(HandlingUnit, unit_id)
-        if unit is None or not unit.active:
-            raise InvalidInput(name, f"no active handling unit {unit_id}")
+        if unit_id is not None:
+            validity.require_handling_unit(session, unit_id, day, field)
     if event is LifecycleEvent.REASSIGN and data.handling_unit_id == reflection.handling_unit_id:
-        raise InvalidInput("handling_unit_id", "is already the handling unit")
+        raise InvalidInput("handling_unit", "is already the handling unit")
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
 

@@ -28,19 +28,36 @@ class AdministrativeUnitSpec:
     division: Division
     valid_from: date | None
     valid_to: date | None
+    successor: str | None = None  # code of the unit that took its place, where known
+
+
+def _successor(division: Division, two_tier_codes: frozenset[str]) -> str | None:
+    """The two-tier commune that kept a three-tier commune's code: a commune formed on 1 July
+    2025 by merging kept the statistical code of one of the communes it was made of, so a
+    shared code says where that commune went (40 of the 134). The others and the districts
+    have no successor the data knows; an admin may set one."""
+    if division.level != "commune" or ".W" not in division.code:
+        return None
+    code = f"{PROVINCE_CODE}.W{division.code.rsplit('.W', 1)[1]}"
+    return code if code in two_tier_codes else None
 
 
 def _administrative_units() -> tuple[AdministrativeUnitSpec, ...]:
     """Both editions in one table; the province row is shared, so it appears once."""
+    two_tier = hue_two_tier()
+    two_tier_codes = frozenset(d.code for d in two_tier if d.code != PROVINCE_CODE)
     result: dict[str, AdministrativeUnitSpec] = {}
     for division in hue_three_tier():
         if division.code == PROVINCE_CODE:
             result[division.code] = AdministrativeUnitSpec(division, PROVINCE_VALID_FROM, None)
         else:
             result[division.code] = AdministrativeUnitSpec(
-                division, THREE_TIER_VALID_FROM, THREE_TIER_VALID_TO
+                division,
+                THREE_TIER_VALID_FROM,
+                THREE_TIER_VALID_TO,
+                _successor(division, two_tier_codes),
             )
-    for division in hue_two_tier():
+    for division in two_tier:
         if division.code != PROVINCE_CODE:
             result[division.code] = AdministrativeUnitSpec(division, TWO_TIER_VALID_FROM, None)
     return tuple(result.values())

@@ -142,6 +142,12 @@ def _administrative_units(session: Session, up: _Upserter) -> dict[str, int]:
                     ),
                     "valid_from": spec.valid_from,
                     "valid_to": spec.valid_to,
+                    # Successors are of a later edition, seeded at a shallower depth first.
+                    "successor_id": (
+                        None
+                        if spec.successor is None
+                        else _lookup(ids, spec.successor, "successor")
+                    ),
                 },
             )
         session.flush()
