@@ -42,6 +42,7 @@ class MessageKind(StrEnum):
     TASK_ESCALATED = "task_escalated"
     EMERGENCY_RECEIVED = "emergency_received"  # to the IOC duty, at any hour
     DAILY_DIGEST = "daily_digest"
+    ADMIN_DIGEST = "admin_digest"  # escalations and emergencies nobody could be told of
 
 
 @dataclass(frozen=True, slots=True)

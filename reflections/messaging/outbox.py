@@ -22,6 +22,7 @@ from notifications import (
 )
 from reflections.models import (
     AdministrativeUnit,
+    AdminWarning,
     HandlingUnit,
     Membership,
     OutboxMessage,
@@ -37,6 +38,8 @@ from reflections.timekeeping import deadlines
 
 # Not held in quiet hours (nor is anything about an emergency).
 URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED, MessageKind.EMERGENCY_RECEIVED})
+ESCALATION_UNHEARD = "escalation_unheard"  # AdminWarning kinds
+EMERGENCY_UNHEARD = "emergency_unheard"
 
 E = LifecycleEvent
 
@@ -81,8 +84,28 @@ def enqueue_for_event(
         assert staff_kind is not None
         context = _staff_context(session, reflection, recipient.language)
         rows.append(_row(reflection, staff_kind, recipient, context, now))
+    if not staff and (event is E.ESCALATE or staff_kind is MessageKind.EMERGENCY_RECEIVED):
+        session.add(_unheard(reflection, event, now))  # for the admin digest
     session.add_all(rows)
     return rows
+
+
+def _unheard(reflection: Reflection, event: LifecycleEvent, now: datetime) -> AdminWarning:
+    """An escalation or an emergency that nobody can be told of: a warning, not silence."""
+    if event is E.ESCALATE:
+        return AdminWarning(
+            kind=ESCALATION_UNHEARD,
+            reflection_id=reflection.id,
+            administrative_unit_id=reflection.escalated_to_id,
+            detail={"escalation_level": reflection.escalation_level},
+            created_at=now,
+        )
+    return AdminWarning(
+        kind=EMERGENCY_UNHEARD,
+        reflection_id=reflection.id,
+        administrative_unit_id=reflection.administrative_unit_id,
+        created_at=now,
+    )
 
 
 def _staff_message(
@@ -187,11 +210,12 @@ def _recipients(
 
 
 def staff_recipients(user: User) -> list[Recipient]:
-    """A staff member's channels: email unless they also (or only) chose SMS; none when
-    they opted out or are disabled."""
+    """A staff member's channels: the ones they chose; without a choice email, or SMS when
+    they left only a phone; none when they opted out or are disabled."""
     if user.opted_out or user.disabled:
         return []
-    chosen = [str(channel) for channel in user.channels or []] or ["email"]
+    default = ["email"] if user.email or not user.phone else ["sms"]
+    chosen = [str(channel) for channel in user.channels or []] or default
     return _recipients({"sms": user.phone, "email": user.email}, chosen, user.language.value)
 
 

@@ -13,8 +13,10 @@ from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
 from reflections.models.reporting import StepRecord
+from reflections.models.warnings import AdminWarning
 
 __all__ = [
+    "AdminWarning",
     "AdministrativeUnit",
     "ApiKey",
     "Attachment",

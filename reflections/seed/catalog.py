@@ -721,4 +721,16 @@ DEMO_USERS: tuple[DemoUserSpec, ...] = (
         areas=(DEMO_COMMUNE,),
         email="dinh.tc@phuxuan.hue.example",
     ),
+    # Every level an escalation can reach has someone to hear it: the city (supervisor.ioc)
+    # and, on the 2025 three-tier map, each district-level unit.
+    *(
+        DemoUserSpec(
+            f"supervisor.d{district.code.rsplit('.D', 1)[1]}",
+            f"Lãnh đạo {district.name}",
+            Role.SUPERVISOR,
+            areas=(district.code,),
+            email=f"lanhdao.d{district.code.rsplit('.D', 1)[1]}@hue.example",
+        )
+        for district in THREE_TIER_DISTRICTS
+    ),
 )
