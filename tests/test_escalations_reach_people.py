@@ -27,7 +27,7 @@ from reflections.models import (
     Reflection,
     User,
 )
-from reflections.models.enums import LifecycleEvent, Role
+from reflections.models.enums import LifecycleEvent, LifecycleState, Role, SubmissionChannel
 from reflections.platform import clock, migrate
 from reflections.platform.db import get_engine
 from reflections.seed import catalog, loader
@@ -90,10 +90,16 @@ def test_every_level_an_escalation_can_reach_has_someone_to_tell(session: Sessio
     reachable: dict[int, date] = {}
     for unit_id, area_id, day in starts:
         created = datetime.combine(day, time(9), tzinfo=VN)
-        probe = Reflection(
+        probe = Reflection(  # never stored: only what the ladder reads
+            tracking_code="PROBE",
+            secret_hash="-",
+            description="-",
+            submitted_via=SubmissionChannel.WEB,
+            state=LifecycleState.RECEIVED,
             handling_unit_id=unit_id,
             administrative_unit_id=area_id,
             created_at=created,
+            updated_at=created,
         )
         for ladder_area in escalation.ladder(session, probe):
             reachable[ladder_area] = day
