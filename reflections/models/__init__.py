@@ -2,6 +2,7 @@
 
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
+from reflections.models.drills import DrillCopy
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -23,6 +24,7 @@ __all__ = [
     "AuditAnchor",
     "CalendarDay",
     "Category",
+    "DrillCopy",
     "HandlingUnit",
     "HistoryEvent",
     "Membership",
