@@ -100,10 +100,11 @@ def sla_sweep(
 def _copy(purpose: str) -> DatabaseCopy:
     from reflections.lifecycle.drills import make_copy
     from reflections.platform.copies import CopyFailed
+    from reflections.platform.migrate import DatabaseNotMigrated
 
     try:
         copy = make_copy(get_settings().database_url, purpose)
-    except CopyFailed as error:
+    except (CopyFailed, DatabaseNotMigrated) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     console.print(f"drill on a copy of the database: [bold]{copy.where}[/bold]")

@@ -25,14 +25,18 @@ from reflections.platform.db import get_engine
 
 
 def make_copy(source_url: str, purpose: str) -> copies.DatabaseCopy:
-    """A migrated copy of the database, marked as a drill copy."""
+    """A copy of the (migrated) database, marked as a drill copy; none is left on failure."""
     copy = copies.copy_database(source_url)
-    engine = get_engine(copy.url)
-    migrate.ensure_migrated(engine)
-    with Session(engine) as session:
-        source = make_url(source_url).render_as_string(hide_password=True)
-        session.add(DrillCopy(made_at=clock.wall_now(), source=source[:500], purpose=purpose))
-        session.commit()
+    try:
+        engine = get_engine(copy.url)
+        migrate.ensure_migrated(engine)
+        with Session(engine) as session:
+            source = make_url(source_url).render_as_string(hide_password=True)
+            session.add(DrillCopy(made_at=clock.wall_now(), source=source[:500], purpose=purpose))
+            session.commit()
+    except BaseException:
+        copies.drop_copy(copy.url)
+        raise
     return copy
 
 
