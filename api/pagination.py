@@ -20,15 +20,15 @@ CursorDep = Annotated[
 
 
 def _decode(cursor: str) -> tuple[datetime, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-        instant, _, row_id = raw.rpartition("|")
-        value = datetime.fromisoformat(instant)
-        if value.tzinfo is None:
-            raise ValueError("naive")
-        return value, int(row_id)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInput("cursor", "is not a cursor this API gave out") from error
+    return _decode_ranked(cursor, ranked=False)[1:]
+
+
+def _parse(raw: str) -> tuple[datetime, int]:
+    instant, _, row_id = raw.rpartition("|")
+    value = datetime.fromisoformat(instant)
+    if value.tzinfo is None:
+        raise ValueError("naive")
+    return value, int(row_id)
 
 
 def _encode(value: datetime, row_id: int) -> str:
@@ -42,27 +42,53 @@ def page(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    rank: ColumnElement[int] | None = None,
 ) -> tuple[list[Reflection], str | None]:
-    """One page of ``statement`` ordered by (sort, id); the cursor of the next, if any."""
+    """One page of ``statement`` ordered by (rank, sort, id), ``rank`` ascending (0 first:
+    emergencies before the rest) when given; the cursor of the next page, if any."""
     ident = col(Reflection.id)
     if cursor:
-        value, last_id = _decode(cursor)
+        rank_value, value, last_id = _decode_ranked(cursor, ranked=rank is not None)
         after = (
             or_(sort < value, and_(sort == value, ident < last_id))
             if descending
             else or_(sort > value, and_(sort == value, ident > last_id))
         )
+        if rank is not None:
+            after = or_(rank > rank_value, and_(rank == rank_value, after))
         statement = statement.where(after)
     order = (sort.desc(), ident.desc()) if descending else (sort.asc(), ident.asc())
-    keyed = statement.add_columns(sort).order_by(*order).limit(limit + 1)
-    rows = session.execute(keyed).all()  # (reflection, sort key) rows
+    keys = (sort,) if rank is None else (sort, rank)
+    ordered = order if rank is None else (rank.asc(), *order)
+    keyed = statement.add_columns(*keys).order_by(*ordered).limit(limit + 1)
+    rows = session.execute(keyed).all()  # (reflection, sort key[, rank]) rows
     items: list[Reflection] = [row[0] for row in rows[:limit]]
     if len(rows) <= limit:
         return items, None
-    last_sort: datetime = rows[limit - 1][1]
+    last_row = rows[limit - 1]
     last = items[-1]
     assert last.id is not None
-    return items, _encode(_aware(last_sort), last.id)
+    value = _aware(last_row[1])
+    if rank is None:
+        return items, _encode(value, last.id)
+    return items, _encode_ranked(int(last_row[2]), value, last.id)
+
+
+def _encode_ranked(rank: int, value: datetime, row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{rank}#{value.isoformat()}|{row_id}".encode()).decode()
+
+
+def _decode_ranked(cursor: str, ranked: bool) -> tuple[int, datetime, int]:
+    """(rank, sort key, id); a ranked page's cursor carries ``rank#`` in front, a plain one
+    must not."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        rank, sep, rest = raw.partition("#") if ranked else ("0", "#", raw)
+        if not sep:
+            raise ValueError("no rank")
+        return (int(rank), *_parse(rest))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInput("cursor", "is not a cursor this API gave out") from error
 
 
 def _aware(value: datetime) -> datetime:

@@ -18,6 +18,7 @@ from reflections.errors import (
     NotFound,
 )
 from reflections.organisation.auth import InvalidCredentials
+from reflections.organisation.validity import UnitNotInForce
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://reflections.example/problems/"
@@ -36,7 +37,14 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "required": ["field", "reason"],
-                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "successor": {
+                        "type": "string",
+                        "description": "Code of the unit in force that took this one's place.",
+                    },
+                },
             },
         },
         "state": {"type": "string"},
@@ -135,12 +143,10 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
             errors=[{"field": error.field, "reason": error.reason}],
         )
     if isinstance(error, InvalidInput):
-        return problem(
-            422,
-            str(error),
-            "validation-error",
-            errors=[{"field": error.field, "reason": error.reason}],
-        )
+        entry = {"field": error.field, "reason": error.reason}
+        if isinstance(error, UnitNotInForce) and error.successor:
+            entry["successor"] = error.successor  # the unit to name instead
+        return problem(422, str(error), "validation-error", errors=[entry])
     return problem(500, "internal error")
 
 

@@ -126,6 +126,11 @@ class SubmissionIn(BaseModel):
         default=None, max_length=64, description="Code of the ward/commune."
     )
     category_hint: str | None = Field(default=None, max_length=64)
+    urgent: bool = Field(
+        default=False,
+        description="Dangerous or urgent (people or property at risk now): an emergency from "
+        "the start, classified within 60 minutes at any hour. A coordinator may lower it.",
+    )
     contact: ContactIn | None = None
 
 

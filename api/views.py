@@ -112,7 +112,7 @@ def reflection_views(
             "escalated_to": _unit(areas.get(r.escalated_to_id or 0)),
             "deadlines": Deadlines(
                 step=step.value if (step := step_of(r)) else None,
-                remaining_minutes=remaining_minutes(r, now),
+                remaining_minutes=remaining_minutes(session, r, now),
                 classify_due_at=r.classify_due_at,
                 accept_due_at=r.accept_due_at,
                 process_due_at=r.process_due_at,
@@ -159,7 +159,8 @@ def reflection_page(
     limit: int,
     cursor: str | None,
     descending: bool = False,
+    rank: ColumnElement[int] | None = None,
 ) -> Page[ReflectionView]:
     """One keyset page of ``statement`` as the actor may see it."""
-    items, next_cursor = page(session, statement, sort, limit, cursor, descending)
+    items, next_cursor = page(session, statement, sort, limit, cursor, descending, rank)
     return Page(items=reflection_views(session, actor, items), next_cursor=next_cursor)

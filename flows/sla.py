@@ -3,6 +3,10 @@
 The domain's ``sweep`` claims due reflections in batches; this flow drains the batches due at
 one instant (up to ``max_batches``) and announces each escalation as a Prefect event
 ``reflection.escalated``, after the batch that made it has committed, so automations can react.
+
+A drill (``at`` in the future, or ``drill=True``) runs on a copy of the database, never on the
+live one (DESIGN.md §10): the run's log and result say where the copy is, and it announces
+nothing.
 """
 
 import asyncio
@@ -14,11 +18,14 @@ from prefect import flow, get_run_logger
 from prefect.events import emit_event
 
 from flows.support import domain_session, instant, local
-from reflections.lifecycle import sla
+from reflections.lifecycle import drill_guard, drills, sla
+from reflections.platform.settings import get_settings
 
 
-def _sweep_batch(now: datetime, batch_size: int, drill: bool) -> sla.SweepReport:
-    with domain_session(now, drill) as session:
+def _sweep_batch(
+    now: datetime, batch_size: int, drill: bool, url: str | None = None
+) -> sla.SweepReport:
+    with domain_session(now, drill, url) as session:
         return sla.sweep(session, now, batch_size)
 
 
@@ -46,20 +53,27 @@ def emit_escalated(escalation: sla.Escalation) -> None:
 
 @flow(name="sla-sweep", description="Remind at 75% of a step, escalate at 100% and each 50% more.")
 async def sla_sweep(
-    at: datetime | None = None, batch_size: int = 200, max_batches: int = 10
+    at: datetime | None = None, batch_size: int = 200, max_batches: int = 10, drill: bool = False
 ) -> dict[str, Any]:
-    """Sweep as of ``at`` (default: now); returns what was reminded and escalated."""
+    """Sweep as of ``at`` (default: now); returns what was reminded and escalated, and for a
+    drill where the copy it ran on is."""
     now = instant(at)
     logger = get_run_logger()
+    copy = None
+    if drill or drill_guard.is_future(now):
+        purpose = f"sla-sweep flow as of {now.isoformat()}"
+        copy = await asyncio.to_thread(drills.make_copy, get_settings().database_url, purpose)
+        logger.info("drill as of %s on a copy of the database: %s", local(now), copy.where)
     reminders: list[sla.Reminder] = []
     escalations: list[sla.Escalation] = []
     for _ in range(max_batches):
-        report = await asyncio.to_thread(_sweep_batch, now, batch_size, at is not None)
+        url = copy.url if copy else None
+        report = await asyncio.to_thread(_sweep_batch, now, batch_size, at is not None, url)
         reminders += report.reminders
         escalations += report.escalations
-        for escalation in report.escalations:
+        for escalation in report.escalations if copy is None else []:
             emit_escalated(escalation)
-        if not report.reminders and not report.escalations:
+        if report.claimed == 0:
             break  # claimed rows are leased past `now`, so an empty batch means drained
     for reminder in reminders:
         logger.info(
@@ -83,4 +97,5 @@ async def sla_sweep(
         "at": now.isoformat(),
         "reminders": [{**asdict(r), "due_at": r.due_at.isoformat()} for r in reminders],
         "escalations": [asdict(e) for e in escalations],
+        "copy": copy.where if copy else None,
     }

@@ -29,13 +29,14 @@ def local(moment: datetime) -> str:
 
 
 @contextmanager
-def domain_session(now: datetime, drill: bool) -> Iterator[Session]:
-    """A session on the configured database, for one batch in a worker thread.
+def domain_session(now: datetime, drill: bool, url: str | None = None) -> Iterator[Session]:
+    """A session on the configured database (or ``url``: a drill's copy), for one batch in a
+    worker thread.
 
-    In a drill (an explicit ``at``) the product clock is frozen at ``now`` too, so the history
-    rows the domain writes carry that instant, as ``reflections sla sweep --at`` does.
+    With an explicit ``at`` the product clock is frozen at ``now`` too, so the history rows
+    the domain writes carry that instant, as ``reflections sla sweep --at`` does.
     """
-    with Session(get_engine(), expire_on_commit=False) as session:
+    with Session(get_engine(url), expire_on_commit=False) as session:
         if not drill:
             yield session
             return

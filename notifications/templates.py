@@ -40,7 +40,9 @@ class MessageKind(StrEnum):
     TASK_NEW = "task_new"
     TASK_REMINDER = "task_reminder"
     TASK_ESCALATED = "task_escalated"
+    EMERGENCY_RECEIVED = "emergency_received"  # to the IOC duty, at any hour
     DAILY_DIGEST = "daily_digest"
+    ADMIN_DIGEST = "admin_digest"  # escalations and emergencies nobody could be told of
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
-from reflections.platform import clock, migrate
+from reflections.platform import clock, copies, migrate
 from reflections.platform.db import get_engine, reset_engines
 from reflections.platform.settings import get_settings
 from reflections.seed import loader
@@ -127,10 +127,11 @@ async def _escalated_events(tracking_code: str) -> list[Any]:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_sweep_reminds_then_escalates_each_once_and_announces_the_escalation(db: Session) -> None:
-    reflection = new_reflection(db)
+    with clock.frozen_at(clock.now() - timedelta(days=40)):  # its marks are all past by now
+        reflection = new_reflection(db)
     code = reflection.tracking_code
-    remind_at = deadlines.reminder_at(reflection)
-    overdue_at = deadlines.escalation_at(reflection, 1)
+    remind_at = deadlines.reminder_at(db, reflection)
+    overdue_at = deadlines.escalation_at(db, reflection, 1)
 
     early = asyncio.run(sla_sweep(at=remind_at - timedelta(minutes=1)))
     assert code not in {r["tracking_code"] for r in early["reminders"]}
@@ -153,7 +154,7 @@ def test_sweep_reminds_then_escalates_each_once_and_announces_the_escalation(db:
     assert mine[0]["step"] == "classify"
 
     again = asyncio.run(sla_sweep(at=overdue_at))
-    later = asyncio.run(sla_sweep(at=overdue_at + timedelta(days=30)))
+    later = asyncio.run(sla_sweep(at=overdue_at + timedelta(days=20)))
     for run in (again, later):
         assert code not in {r["tracking_code"] for r in run["reminders"]}
         assert code not in {e["tracking_code"] for e in run["escalations"]}
@@ -173,7 +174,8 @@ def test_sweep_reminds_then_escalates_each_once_and_announces_the_escalation(db:
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_auto_confirm_confirms_once_the_window_has_closed(db: Session) -> None:
-    reflection = reflection_at(db, "processed", refs(db))
+    with clock.frozen_at(clock.now() - timedelta(days=20)):  # its window closed by now
+        reflection = reflection_at(db, "processed", refs(db))
     assert reflection.confirm_due_at is not None
     due = reflection.confirm_due_at
 
@@ -188,6 +190,27 @@ def test_auto_confirm_confirms_once_the_window_has_closed(db: Session) -> None:
     again = asyncio.run(auto_confirm(at=due + timedelta(days=1)))
     assert reflection.tracking_code not in again["confirmed"]
     assert len(_history(db, reflection, LifecycleEvent.CONFIRM)) == 1
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_drill_flow_runs_on_a_copy_and_leaves_the_live_database_alone(db: Session) -> None:
+    reflection = new_reflection(db)  # due for its reminder within hours, not a month
+    before = (reflection.version, reflection.next_sla_at)
+    next_month = clock.now() + timedelta(days=30)
+
+    drill = asyncio.run(sla_sweep(at=next_month))
+    assert "_drill_" in drill["copy"]  # a file under drills/, or a scratch database
+    mine = [e for e in drill["escalations"] if e["tracking_code"] == reflection.tracking_code]
+    assert [e["level"] for e in mine] == [1]  # on the copy, a month on: overdue
+    confirmed = asyncio.run(auto_confirm(at=next_month))
+    assert confirmed["copy"] and confirmed["copy"] != drill["copy"]
+
+    live = _reload(db, reflection)
+    assert (live.version, live.next_sla_at) == before
+    assert _history(db, live, LifecycleEvent.ESCALATE) == []
+    assert asyncio.run(_escalated_events(reflection.tracking_code)) == []  # nothing announced
+    for url in copies.copies_of(get_settings().database_url):
+        copies.drop_copy(url)
 
 
 @pytest.mark.usefixtures("prefect_harness")

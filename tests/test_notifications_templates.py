@@ -24,7 +24,9 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
     MessageKind.TASK_NEW: {"unit_name": "Phường Phú Hội", "title": "Ổ gà", "due_at": "x"},
     MessageKind.TASK_REMINDER: {"title": "Ổ gà", "due_at": "x"},
     MessageKind.TASK_ESCALATED: {"unit_name": "Phường Phú Hội", "title": "Ổ gà", "due_at": "x"},
+    MessageKind.EMERGENCY_RECEIVED: {"title": "Dây điện đứt", "place": "Lê Lợi", "due_at": "x"},
     MessageKind.DAILY_DIGEST: {"handler_name": "Chị Lan", "digest_date": "24/11/2026"},
+    MessageKind.ADMIN_DIGEST: {"digest_date": "24/11/2026"},
 }
 
 
@@ -32,6 +34,16 @@ def context(kind: MessageKind, **extra: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"tracking_code": "HUE-0042", "link_url": "https://hue.example/r/42"}
     if kind is MessageKind.DAILY_DIGEST:
         base["tasks"] = []
+    if kind is MessageKind.ADMIN_DIGEST:
+        base["warnings"] = [
+            {
+                "tracking_code": "HUE-0042",
+                "at": "x",
+                "kind": "escalation_unheard",
+                "level": 1,
+                "area": "Quận Thuận Hóa",
+            }
+        ]
     return {**base, **CONTEXTS[kind], **extra}
 
 
@@ -46,7 +58,7 @@ def test_every_kind_renders_every_part(kind: MessageKind, language: str) -> None
     assert msg.html.startswith("<!DOCTYPE html>") and f'lang="{language}"' in msg.html
     assert 'href="https://hue.example/r/42"' in msg.html
     assert "https://hue.example/r/42" in msg.text
-    if kind is not MessageKind.DAILY_DIGEST:
+    if kind not in (MessageKind.DAILY_DIGEST, MessageKind.ADMIN_DIGEST):
         assert "HUE-0042" in msg.sms and "HUE-0042" in msg.subject and "HUE-0042" in msg.text
 
 

@@ -144,7 +144,7 @@ def test_service_list_has_every_field_in_json(client: TestClient) -> None:
     services = json_list(client.get(f"{BASE}/services.json"))
     assert services and all(set(s) == SERVICE_FIELDS for s in services)
     lighting = next(s for s in services if s["service_code"] == "street_lighting")
-    assert lighting["metadata"] is False
+    assert lighting["metadata"] is True  # the "urgent" attribute
     assert lighting["type"] == "realtime"
     assert lighting["group"]
     assert ", " in lighting["keywords"]
@@ -157,7 +157,7 @@ def test_service_list_has_every_field_in_xml(client: TestClient) -> None:
     assert items and all(tags(s) == SERVICE_FIELDS for s in items)
     urban = next(s for s in items if text(s, "service_code") == "urban_order")
     assert text(urban, "service_name") == "Trật tự đô thị"
-    assert text(urban, "metadata") == "false"
+    assert text(urban, "metadata") == "true"
     assert text(urban, "type") == "realtime"
 
 
@@ -181,7 +181,14 @@ def test_service_definition_in_both_formats(client: TestClient) -> None:
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     definition = response.json()
     assert set(definition) == DEFINITION_FIELDS
-    assert definition == {"service_code": "urban_order", "attributes": []}
+    assert definition["service_code"] == "urban_order"
+    [urgent] = definition["attributes"]
+    assert (urgent["code"], urgent["datatype"], urgent["required"]) == (
+        "urgent",
+        "singlevaluelist",
+        False,
+    )
+    assert [v["key"] for v in urgent["values"]] == ["true", "false"]
 
     response = client.get(f"{BASE}/services/urban_order.xml")
     assert response.status_code == 200

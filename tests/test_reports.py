@@ -18,7 +18,8 @@ R2    L, PX. classify 2/3 09:00→3/3 08:00 = 150+210+30 = 390, late (due 2/3 15
       accept 3/3 08:00→16:00 = 360 on time; extension requested and granted (to 16/3 17:00);
       process 3/3 16:00→13/3 16:00 = 60+7·450+390 = 3600, on time thanks to the extension;
       reopened 16/3 08:00; process again 16/3 08:00→17/3 08:00 = 450 on time; rated 3.
-R3    W, HEPCO, emergency. classify 3/3 20:00→20:30 = 0 (night) on time; accept 20:30→21:00
+R3    W, HEPCO, emergency. classify 3/3 20:00→20:30 = 30 wall-clock on time (classified an
+      emergency at 20:10, so the step follows the emergency policy from 20:00); accept 20:30→21:00
       = 30 wall-clock on time; process 21:00→4/3 02:00 = 300 wall-clock, late (due 01:00);
       confirmed by the system, unrated.
 R4    submitted 27/3 10:00, never classified: open, overdue (classify due 27/3 16:00);
@@ -353,7 +354,7 @@ HEPCO_FIGURES = figures(
     accept=step(2, 2, 100.0, 0.5, 3.5),
     process=step(1, 0, 0.0, 5.0, 5.0),
 )
-# No unit: R4, R5, R7; and every classify step of March: 0, 30, 60, 60, 60, 60, 60, 390 (late).
+# No unit: R4, R5, R7; and every classify step of March: 30, 30, 60, 60, 60, 60, 60, 390 (late).
 NO_UNIT_FIGURES = figures(
     received=3,
     rejected=2,
@@ -423,7 +424,7 @@ def test_step_records_follow_the_rules(db: Session, world: World) -> None:
         ("process", px, 450 * 60, True, "process"),
     ]
     assert records("R3") == [
-        ("classify", None, 0, True, "assign"),
+        ("classify", None, 30 * 60, True, "assign"),
         ("accept", hepco, 30 * 60, True, "accept"),
         ("process", hepco, 300 * 60, False, "process"),
     ]

@@ -9,6 +9,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from reflections.models import (
     AdministrativeUnit,
+    CalendarDay,
     Category,
     HandlingUnit,
     Membership,
@@ -25,6 +26,7 @@ from reflections.seed import catalog
 from reflections.seed.loader import seed
 from tests.conftest import new_database
 
+THREE_TIER_DAY, TWO_TIER_DAY = date(2025, 6, 30), date(2025, 7, 1)
 TABLES: list[type[SQLModel]] = [
     AdministrativeUnit,
     Category,
@@ -33,6 +35,7 @@ TABLES: list[type[SQLModel]] = [
     RoutingRule,
     User,
     Membership,
+    CalendarDay,
 ]
 
 
@@ -145,14 +148,15 @@ def test_catalogue_is_loaded(session: Session) -> None:
 
 def test_every_category_routes_everywhere(session: Session) -> None:
     units = _units(session)
-    communes = _two_tier_communes(units) + _three_tier_communes(units)
+    editions = [(c, TWO_TIER_DAY) for c in _two_tier_communes(units)]
+    editions += [(c, THREE_TIER_DAY) for c in _three_tier_communes(units)]
     handling_ids = set(session.exec(select(HandlingUnit.id)).all())
     missing = []
     for category in session.exec(select(Category)):
         assert category.id is not None
-        for commune in communes:
+        for commune, day in editions:
             assert commune.id is not None
-            unit = route(session, category.id, commune.id)
+            unit = route(session, category.id, commune.id, day)
             if unit is None or unit.id not in handling_ids:
                 missing.append((category.code, commune.code))
     assert missing == []
@@ -166,14 +170,16 @@ def test_routing_prefers_the_nearest_rule(session: Session) -> None:
     old_commune = next(u for u in _three_tier_communes(units) if u.code.startswith("46.D478."))
     assert commune.id is not None and old_commune.id is not None
 
-    here = route(session, categories["noise"], commune.id)
+    here = route(session, categories["noise"], commune.id, TWO_TIER_DAY)
     assert here is not None and here.code == "UBND.46.W19768"
-    # A three-tier commune has no rule of its own: its district's applies.
-    there = route(session, categories["noise"], old_commune.id)
+    # A three-tier commune has no rule of its own: its district's applies, while it exists.
+    there = route(session, categories["noise"], old_commune.id, THREE_TIER_DAY)
     assert there is not None and there.code == "UBND.46.D478"
-    city = route(session, categories["water_supply"], commune.id)
+    assert route(session, categories["noise"], old_commune.id, TWO_TIER_DAY) is None
+    city = route(session, categories["water_supply"], commune.id, TWO_TIER_DAY)
     assert city is not None and city.code == "HUEWACO"
-    assert route(session, categories["noise"], units[catalog.PROVINCE_CODE].id or 0) is None
+    province = units[catalog.PROVINCE_CODE].id or 0
+    assert route(session, categories["noise"], province, TWO_TIER_DAY) is None
 
 
 def test_demo_users_cover_every_staff_role(session: Session) -> None:

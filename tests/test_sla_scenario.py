@@ -80,27 +80,32 @@ def _sweep(session: Session, at: datetime, codes: set[str]) -> list[tuple[str, s
 
 
 def test_classify_step_escalates_across_the_weekend_and_tet(session: Session) -> None:
-    # A 2025 three-tier commune (Phường Vỹ Dạ, Quận Thuận Hóa): its ladder is the district,
-    # then the city. Submitted Friday 13 Feb 2026 at 10:00; classify allows 240 minutes.
-    reflection = _submit(session, local(13, 10), "46.D474.W19777")
+    # The three-tier map was in force until 30 June 2025, so this case is of Tet 2025 (Monday
+    # 27 – Friday 31 January; with the weekends nobody works from 25 January to 2 February).
+    # Phường Vỹ Dạ, Quận Thuận Hóa: its ladder is the district, then the city. Submitted
+    # Friday 24 Jan 2025 at 10:00; classify allows 240 minutes.
+    def jan(day: int, hour: int, minute: int = 0, month: int = 1) -> datetime:
+        return datetime(2025, month, day, hour, minute, tzinfo=HUE)
+
+    reflection = _submit(session, jan(24, 10), "46.D474.W19777")
     code = reflection.tracking_code
     # 240 minutes from Fri 10:00: 90 until lunch, 150 after 13:30 -> 16:00.
-    assert reflection.classify_due_at == local(13, 16)
+    assert reflection.classify_due_at == jan(24, 16)
     expected = [
         # 75% = 180 min: 90 before lunch + 90 after -> Fri 15:00.
-        (local(13, 15), [(code, "remind", 0)]),
+        (jan(24, 15), [(code, "remind", 0)]),
         # 100% = 240 min -> Fri 16:00: overdue, the district's leaders.
-        (local(13, 16), [(code, "escalate", 1)]),
+        (jan(24, 16), [(code, "escalate", 1)]),
         # 150% = 360 min: Friday holds 300 (10:00-11:30, 13:30-17:00); the other 60 wait for
-        # Monday 23 Feb after the weekend and Tet: 07:30 + 60 -> 08:30. The city's leaders.
-        (local(23, 8, 30), [(code, "escalate", 2)]),
+        # Monday 3 Feb after the weekend and Tet: 07:30 + 60 -> 08:30. The city's leaders.
+        (jan(3, 8, 30, month=2), [(code, "escalate", 2)]),
     ]
     for at, actions in expected:
         assert _sweep(session, at - timedelta(minutes=1), {code}) == [], f"too early at {at}"
         assert _sweep(session, at, {code}) == actions
         assert _sweep(session, at, {code}) == [], "each action happens once"
-    # 200% would be Mon 10:30, but the ladder ends at the city: nothing more, ever.
-    assert _sweep(session, local(27, 17), {code}) == []
+    # 200% would be Mon 3 Feb 10:30, but the ladder ends at the city: nothing more, ever.
+    assert _sweep(session, jan(7, 17, month=2), {code}) == []
     session.expire_all()
     stored = session.get(Reflection, reflection.id)
     assert stored is not None
@@ -112,7 +117,7 @@ def test_classify_step_escalates_across_the_weekend_and_tet(session: Session) ->
         _id(session, AdministrativeUnit, "46.D474"),
         _id(session, AdministrativeUnit, "46"),
     ]
-    assert [row.occurred_at for row in escalations] == [local(13, 16), local(23, 8, 30)]
+    assert [row.occurred_at for row in escalations] == [jan(24, 16), jan(3, 8, 30, month=2)]
 
 
 def test_accept_step_then_processing_and_auto_confirm(session: Session) -> None:

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from reflections.models import Reflection, StepRecord
@@ -33,44 +34,51 @@ def vn(month: int, day: int, hour: int, minute: int, second: int = 0) -> datetim
 
 @fast
 @given(instants, allowances)
-def test_working_time_gives_back_what_the_calendar_added(start: datetime, minutes: int) -> None:
-    end = deadlines.calendar(False).add(start, minutes)
-    assert deadlines.working_time(False, start, end) == timedelta(minutes=minutes)
+def test_working_time_gives_back_what_the_calendar_added(
+    engine: Engine, start: datetime, minutes: int
+) -> None:
+    with Session(engine) as session:
+        end = deadlines.calendar(session, False, start).add(start, minutes)
+        assert deadlines.working_time(session, False, start, end) == timedelta(minutes=minutes)
 
 
 @fast
 @given(instants, instants, instants)
-def test_working_time_is_additive_and_bounded(a: datetime, b: datetime, c: datetime) -> None:
+def test_working_time_is_additive_and_bounded(
+    engine: Engine, a: datetime, b: datetime, c: datetime
+) -> None:
     first, middle, last = sorted((a, b, c))
-    whole = deadlines.working_time(False, first, last)
-    assert whole == deadlines.working_time(False, first, middle) + deadlines.working_time(
-        False, middle, last
-    )
+    with Session(engine) as session:  # the shared database's calendar is the seeded one
+        whole = deadlines.working_time(session, False, first, last)
+        parts = deadlines.working_time(session, False, first, middle) + deadlines.working_time(
+            session, False, middle, last
+        )
+    assert whole == parts
     assert timedelta(0) <= whole <= last - first
 
 
 @fast
 @given(instants, instants)
-def test_around_the_clock_is_wall_clock_time(a: datetime, b: datetime) -> None:
+def test_around_the_clock_is_wall_clock_time(engine: Engine, a: datetime, b: datetime) -> None:
     start, end = sorted((a, b))
-    assert deadlines.working_time(True, start, end) == end - start
-    assert deadlines.working_time(True, end, start) == timedelta(0)
+    with Session(engine) as session:
+        assert deadlines.working_time(session, True, start, end) == end - start
+        assert deadlines.working_time(session, True, end, start) == timedelta(0)
 
 
-def test_working_time_by_hand() -> None:
+def test_working_time_by_hand(session: Session) -> None:
+    def spent(start: datetime, end: datetime) -> timedelta:
+        return deadlines.working_time(session, False, start, end)
+
     # Friday 16:59:30 to Monday 07:30:15: 30 s before the weekend, 15 s on Monday morning.
-    assert deadlines.working_time(False, vn(3, 6, 16, 59, 30), vn(3, 9, 7, 30, 15)) == timedelta(
-        seconds=45
-    )
+    assert spent(vn(3, 6, 16, 59, 30), vn(3, 9, 7, 30, 15)) == timedelta(seconds=45)
     # 11:00:20 to 13:30:40: 29 min 40 s, then 40 s after lunch.
-    assert deadlines.working_time(False, vn(3, 2, 11, 0, 20), vn(3, 2, 13, 30, 40)) == timedelta(
-        minutes=30, seconds=20
-    )
+    assert spent(vn(3, 2, 11, 0, 20), vn(3, 2, 13, 30, 40)) == timedelta(minutes=30, seconds=20)
     # Over Tet 2026 (16–20 February off): Friday 13 17:00 to Monday 23 07:30 is nothing.
-    assert deadlines.working_time(False, vn(2, 13, 17, 0), vn(2, 23, 7, 30)) == timedelta(0)
+    assert spent(vn(2, 13, 17, 0), vn(2, 23, 7, 30)) == timedelta(0)
     # In UTC too: 00:30 UTC is 07:30 in Hue.
     start = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
-    assert deadlines.working_time(False, start, start + timedelta(hours=5)) == timedelta(hours=4)
+    assert spent(start, start + timedelta(hours=5)) == timedelta(hours=4)
 
 
 # -- which events write records ------------------------------------------------------------

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.deps import Caller
@@ -11,6 +10,7 @@ from api.lookup import open_reflection
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, Reflection
 from reflections.models.enums import LifecycleEvent
+from reflections.organisation.validity import local_date, valid_clause
 from reflections.platform import clock
 
 
@@ -21,10 +21,13 @@ class Choice:
     group: str = ""
 
 
-def wards(session: Session, english: bool) -> list[Choice]:
-    """Today's communes and wards, grouped by the unit above them, for the ward picker."""
-    today = clock.now().date()
-    units = session.exec(select(AdministrativeUnit).where(_valid_on(today))).all()
+def wards(session: Session, english: bool, day: date | None = None) -> list[Choice]:
+    """The communes and wards in force on ``day`` (today by default), grouped by the unit
+    above them, for the ward picker."""
+    day = day or local_date(clock.now())
+    units = session.exec(
+        select(AdministrativeUnit).where(valid_clause(AdministrativeUnit, day))
+    ).all()
     by_id = {unit.id: unit for unit in units}
     parents = {unit.parent_id for unit in units}
     choices = []
@@ -35,12 +38,6 @@ def wards(session: Session, english: bool) -> list[Choice]:
         group = (parent.name_en if english else parent.name) if parent else ""
         choices.append(Choice(unit.code, unit.name_en if english else unit.name, group))
     return sorted(choices, key=lambda c: (c.group, c.label))
-
-
-def _valid_on(day: date):  # type: ignore[no-untyped-def]
-    return (
-        or_(col(AdministrativeUnit.valid_from).is_(None), col(AdministrativeUnit.valid_from) <= day)
-    ) & (or_(col(AdministrativeUnit.valid_to).is_(None), col(AdministrativeUnit.valid_to) > day))
 
 
 def categories(session: Session, english: bool) -> list[Choice]:

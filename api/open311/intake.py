@@ -4,8 +4,9 @@ Decisions (GeoReport v2 leaves them to the server):
 - ``address_id`` is the code of an administrative unit (e.g. a ward, ``46.W19768``);
 - ``description`` is optional in Open311 but required by our lifecycle: without one, the
   service's name stands in;
-- ``attribute[code]`` values (no service defines attributes yet) and ``media_url`` are appended
-  to the description, so coordinators see them; the media line is read back as ``media_url``;
+- ``attribute[urgent]=true`` (every service defines it) is the citizen's "dangerous / urgent"
+  tick; other ``attribute[code]`` values and ``media_url`` are appended to the description, so
+  coordinators see them; the media line is read back as ``media_url``;
 - the reporter's name is ``last_name first_name`` (Vietnamese order); a phone or an email
   also asks for updates by SMS or email; ``device_id`` and ``account_id`` are not stored.
 """
@@ -13,12 +14,12 @@ Decisions (GeoReport v2 leaves them to the server):
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
-from api.open311.mapping import MEDIA_LINE
+from api.open311.mapping import MEDIA_LINE, URGENT_ATTRIBUTE, URGENT_YES
 from api.open311.render import Open311Error
 from reflections.lifecycle.intake import Submission
 from reflections.models import AdministrativeUnit, Category
@@ -71,8 +72,13 @@ def submission(session: Session, posted: Posted, language: Language) -> Submissi
         c for c, given in ((Channel.SMS, posted.phone), (Channel.EMAIL, posted.email)) if given
     ]
     default = category.name_en if language is Language.EN else category.name_vi
+    urgent = [value.lower() for value in posted.attributes.get(URGENT_ATTRIBUTE, [])]
+    if any(value not in (URGENT_YES, "false") for value in urgent):
+        raise Open311Error(400, f"attribute[{URGENT_ATTRIBUTE}]: must be true or false")
+    others = {k: v for k, v in posted.attributes.items() if k != URGENT_ATTRIBUTE}
     return Submission(
-        description=_description(posted, default),
+        urgent=URGENT_YES in urgent,
+        description=_description(replace(posted, attributes=others), default),
         latitude=posted.lat,
         longitude=posted.long,
         address=posted.address_string.strip() if posted.address_string else None,

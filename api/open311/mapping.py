@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
-from api.open311.schemas import Service, ServiceDefinition, ServiceRequest
+from api.open311.schemas import (
+    Attribute,
+    AttributeValue,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+)
 from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
 from reflections.models.enums import AssignmentStage, Language, LifecycleState
 from reflections.oversight import public_feed
@@ -59,22 +65,46 @@ def w3_datetime(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
 
 
+URGENT_ATTRIBUTE = "urgent"
+URGENT_YES = "true"
+
+
 def service(category: Category, language: Language) -> Service:
-    """No category defines attributes yet, so ``metadata`` is false for all of them."""
+    """Every service has one attribute, ``urgent`` (see :func:`service_definition`)."""
     name, other = _names(category, language)
     return Service(
         service_code=category.code,
         service_name=name,
         description=f"{name} ({other})",
-        metadata=False,
+        metadata=True,
         type="realtime",
         keywords=", ".join(category.keywords),
         group=category.group,
     )
 
 
-def service_definition(category: Category) -> ServiceDefinition:
-    return ServiceDefinition(service_code=category.code, attributes=[])
+def service_definition(category: Category, language: Language) -> ServiceDefinition:
+    """The citizen's "dangerous / urgent" tick: ``attribute[urgent]=true`` makes the request
+    an emergency from submission (60 minutes to classify, the IOC duty told at once)."""
+    english = language is Language.EN
+    urgent = Attribute(
+        variable=True,
+        code=URGENT_ATTRIBUTE,
+        datatype="singlevaluelist",
+        required=False,
+        datatype_description=None,
+        order=1,
+        description=(
+            "Dangerous or urgent: people or property at risk now"
+            if english
+            else "Nguy hiểm / khẩn cấp: người hoặc tài sản đang gặp nguy hiểm"
+        ),
+        values=[
+            AttributeValue(key=URGENT_YES, name="Yes" if english else "Có"),
+            AttributeValue(key="false", name="No" if english else "Không"),
+        ],
+    )
+    return ServiceDefinition(service_code=category.code, attributes=[urgent])
 
 
 def _names(category: Category, language: Language) -> tuple[str, str]:

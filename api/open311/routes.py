@@ -102,10 +102,13 @@ def services(session: SessionDep, format: FormatPath, language: LanguageDep) -> 
     response_model=None,
     responses=documented(ServiceDefinition, "The service definition.", 404),
 )
-def service_definition(session: SessionDep, service_code: Code, format: FormatPath) -> Response:
-    """GET Service Definition: no category has attributes yet, so the list is empty."""
+def service_definition(
+    session: SessionDep, service_code: Code, format: FormatPath, language: LanguageDep
+) -> Response:
+    """GET Service Definition: one optional attribute, ``urgent`` (dangerous or urgent)."""
     category = intake.active_category(session, service_code)
-    return render(format, mapping.service_definition(category), "service_definition", "")
+    definition = mapping.service_definition(category, language)
+    return render(format, definition, "service_definition", "")
 
 
 @router.post(
@@ -151,8 +154,9 @@ def create_request(
 ) -> Response:
     """POST Service Request through the same domain service as the native API.
 
-    Location: ``lat`` and ``long``, ``address_string`` or ``address_id``. ``attribute[code]``
-    fields are accepted and kept in the description.
+    Location: ``lat`` and ``long``, ``address_string`` or ``address_id``.
+    ``attribute[urgent]=true`` makes it an emergency; other ``attribute[code]`` fields are
+    accepted and kept in the description.
     """
     key = api_key or api_key_query
     if not key:

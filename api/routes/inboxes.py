@@ -26,10 +26,10 @@ def coordinator_queue(
     limit: LimitDep = 50,
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
-    """Received reflections and those a unit returned, oldest first."""
-    return reflection_page(
-        session, actor, queries.coordinator_queue(), col(Reflection.created_at), limit, cursor
-    )
+    """Received reflections and those a unit returned: emergencies first, then oldest first."""
+    oldest, urgent = col(Reflection.created_at), queries.emergencies_first()
+    statement = queries.coordinator_queue()
+    return reflection_page(session, actor, statement, oldest, limit, cursor, rank=urgent)
 
 
 @router.get("/handler", **EXCLUDE_UNSET)  # type: ignore[arg-type]

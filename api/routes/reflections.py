@@ -56,6 +56,7 @@ def submit_reflection(
             channels=tuple(contact.channels),
             citizen_key=key,
             photos=photos,
+            urgent=body.urgent,
         ),
         actor,
     )
@@ -97,6 +98,7 @@ async def submit_multipart(
     address: Annotated[str | None, Form(max_length=300)] = None,
     administrative_unit: Annotated[str | None, Form(max_length=64)] = None,
     category_hint: Annotated[str | None, Form(max_length=64)] = None,
+    urgent: Annotated[bool, Form()] = False,
     contact_name: Annotated[str | None, Form(max_length=200)] = None,
     contact_phone: Annotated[str | None, Form(max_length=32)] = None,
     contact_email: Annotated[str | None, Form(max_length=254)] = None,
@@ -112,6 +114,7 @@ async def submit_multipart(
         address=address,
         administrative_unit=administrative_unit,
         category_hint=category_hint,
+        urgent=urgent,
         contact=ContactIn(
             name=contact_name,
             phone=contact_phone,

@@ -11,6 +11,15 @@ from reflections.models.enums import Role
 from reflections.platform import migrate
 from reflections.platform.settings import get_settings
 
+# What each role would miss without an email or phone.
+MESSAGED_ROLES = {
+    Role.HANDLER: "new tasks, reminders, the morning digest",
+    Role.SUPERVISOR: "escalations",
+    Role.COORDINATOR: "reminders to classify, emergencies at any hour",
+    Role.OPERATOR: "emergencies at any hour",
+    Role.ADMIN: "the admin digest of warnings",
+}
+
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 apikeys_app = typer.Typer(help="API keys of service clients (Open311 apps).", no_args_is_help=True)
@@ -49,20 +58,45 @@ def users_create(
     area: Annotated[
         list[str] | None, typer.Option(help="Code of an administrative unit supervised.")
     ] = None,
+    email: Annotated[str | None, typer.Option(help="Where messages go (the default).")] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="For SMS, e.g. 0905 123 456; used when no email.")
+    ] = None,
 ) -> None:
-    """Create a staff user with a role and unit memberships."""
+    """Create a staff user with a role, unit memberships and where their messages go."""
+    from reflections.errors import InvalidInput
+    from reflections.messaging.contacts import normalise_email, normalise_phone
     from reflections.organisation.users import UserError, create_user
 
+    try:
+        address = normalise_email(email, "--email") if email else None
+        number = normalise_phone(phone, "--phone") if phone else None
+    except InvalidInput as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
     with open_session() as session:
         try:
             user = create_user(
-                session, username, full_name, role, password, handling_unit or [], area or []
+                session,
+                username,
+                full_name,
+                role,
+                password,
+                handling_unit or [],
+                area or [],
+                email=address,
+                phone=number,
             )
         except UserError as error:
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(1) from None
         memberships = session.exec(select(Membership).where(Membership.user_id == user.id)).all()
     console.print(f"created {user.role} {user.username} with {len(memberships)} membership(s)")
+    if role in MESSAGED_ROLES and not (address or number):
+        console.print(
+            f"[yellow]{user.username} has no email or phone and will get no messages "
+            f"({role} messages: {MESSAGED_ROLES[role]}); set one with the admin API.[/yellow]"
+        )
 
 
 @users_app.command("list")

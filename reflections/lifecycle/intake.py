@@ -3,12 +3,18 @@
 The one creation path for every channel (app, web, hotline, Open311): checks the report, keeps
 the reporter's contact apart, starts the classification deadline and writes the first history
 row, all in one transaction.
+
+A submission carries an urgency (DESIGN.md §10): it is an emergency when the citizen ticked
+"dangerous / urgent", when the operator taking the call chose so, or when the hinted category
+is an emergency by default (power network, flooding); its classify step then runs on the
+emergency policy (60 minutes around the clock) from submission, and the IOC duty is told at
+once. A coordinator may lower (or raise) the priority when classifying.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.errors import Forbidden, InvalidInput
@@ -18,14 +24,17 @@ from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.tracking import new_tracking_code
 from reflections.messaging import outbox
 from reflections.messaging.contacts import normalise_email, normalise_phone
-from reflections.models import AdministrativeUnit, HistoryEvent, Reflection, Reporter
+from reflections.models import Category, HistoryEvent, Reflection, Reporter
 from reflections.models.enums import (
     Channel,
     Language,
     LifecycleEvent,
     LifecycleState,
+    Priority,
+    Role,
     SubmissionChannel,
 )
+from reflections.organisation import validity
 from reflections.platform import clock
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
@@ -50,6 +59,7 @@ class Submission:
     channels: tuple[Channel, ...] = field(default_factory=tuple)
     citizen_key: str | None = None  # given back by a citizen who has submitted before
     photos: tuple[Photo, ...] = ()
+    urgent: bool = False  # the citizen's "dangerous / urgent" tick, or the operator's choice
 
 
 @dataclass(frozen=True)
@@ -74,8 +84,35 @@ def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
     return submitted
 
 
+# Who may say a submission is urgent, named as the history row records it.
+_URGENT_BY_STAFF = frozenset({Role.OPERATOR, Role.COORDINATOR, Role.ADMIN})
+
+
+def urgency(
+    session: Session, submission: Submission, actor: Actor
+) -> tuple[Priority | None, list[str]]:
+    """The priority a submission carries before classification, and what made it urgent:
+    ``operator`` or ``citizen`` (the tick), ``category`` (the hint's default priority)."""
+    hinted = (
+        session.exec(
+            select(Category).where(Category.code == submission.category_hint, col(Category.active))
+        ).first()
+        if submission.category_hint
+        else None
+    )
+    because = []
+    if submission.urgent:
+        because.append("operator" if actor.role in _URGENT_BY_STAFF else "citizen")
+    if hinted is not None and hinted.default_priority is Priority.EMERGENCY:
+        because.append("category")
+    if because:
+        return Priority.EMERGENCY, because
+    return (hinted.default_priority if hinted is not None else None), []
+
+
 def _insert_submission(session: Session, submission: Submission, actor: Actor) -> Submitted:
     now = clock.now()
+    priority, urgent_because = urgency(session, submission, actor)
     citizen_key = submission.citizen_key or new_secret()
     reflection = Reflection(
         tracking_code=_unused_tracking_code(session),
@@ -88,6 +125,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         category_hint=submission.category_hint,
         submitted_via=submission.submitted_via,
         reporter_id=_reporter_id(session, submission, now),
+        priority=priority,
         state=LifecycleState.RECEIVED,
         created_at=now,
         updated_at=now,
@@ -103,7 +141,11 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         to_state=LifecycleState.RECEIVED,
         actor_user_id=actor.user_id,
         actor_role=actor.role,
-        payload=history.json_safe({"submitted_via": submission.submitted_via.value}),
+        payload=history.json_safe(
+            {"submitted_via": submission.submitted_via.value}
+            | ({"priority": priority.value} if priority else {})
+            | ({"urgent_because": urgent_because} if urgent_because else {})
+        ),
         occurred_at=now,
     )
     history.append(session, row, prev_hash=None)
@@ -138,13 +180,10 @@ def _check_submission(session: Session, submission: Submission) -> None:
         raise InvalidInput(
             "location", "give coordinates, an address or an administrative unit", "location_needed"
         )
-    if submission.administrative_unit_id is not None and not session.get(
-        AdministrativeUnit, submission.administrative_unit_id
-    ):
-        raise InvalidInput(
-            "administrative_unit_id",
-            f"no administrative unit {submission.administrative_unit_id}",
-            "unknown_choice",
+    if submission.administrative_unit_id is not None:  # the map of today, the day it happens
+        day = validity.local_date(clock.now())
+        validity.require_area(
+            session, submission.administrative_unit_id, day, "administrative_unit"
         )
 
 

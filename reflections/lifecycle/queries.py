@@ -89,6 +89,11 @@ def search(session: Session, actor: Actor, filters: SearchFilters) -> SelectOfSc
     return statement
 
 
+def emergencies_first() -> ColumnElement[int]:
+    """0 for emergencies, 1 for the rest: the coordinator's queue puts emergencies on top."""
+    return case((col(Reflection.priority) == Priority.EMERGENCY, 0), else_=1)
+
+
 def coordinator_queue() -> SelectOfScalar[Reflection]:
     """New reflections, and those a unit returned, waiting for the IOC."""
     return select(Reflection).where(

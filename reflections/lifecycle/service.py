@@ -18,14 +18,9 @@ from reflections.lifecycle import attachments, history, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import check_may_fire
 from reflections.messaging import outbox
-from reflections.models import (
-    AdministrativeUnit,
-    Category,
-    HandlingUnit,
-    HistoryEvent,
-    Reflection,
-)
+from reflections.models import Category, HistoryEvent, Reflection
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.organisation import validity
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
@@ -163,6 +158,7 @@ def _apply_effects(
     E = LifecycleEvent  # noqa: N806
     payload: dict[str, Any] = {}
     if event is E.CLASSIFY:
+        previous = reflection.priority
         reflection.category_id = data.category_id
         reflection.priority = data.priority
         reflection.administrative_unit_id = data.administrative_unit_id
@@ -171,6 +167,8 @@ def _apply_effects(
             "priority": data.priority.value if data.priority else None,
             "administrative_unit_id": data.administrative_unit_id,
         }
+        if previous is not None and previous is not data.priority:
+            payload["previous_priority"] = previous.value
     elif event is E.REJECT:
         reflection.rejection_reason = data.reason
         if data.duplicate_of_id is not None:
@@ -246,27 +244,29 @@ def _update_step(
         return {"due_at": deadlines.due_of(reflection, _STARTS[event])}
     if event in _ENDS:
         deadlines.end_step(reflection)
+    elif event is LifecycleEvent.CLASSIFY:
+        return deadlines.follow_policy(session, reflection)
     elif event is LifecycleEvent.GRANT_EXTENSION:
-        return _grant_extension(reflection, data)
+        return _grant_extension(session, reflection, data)
     elif event is LifecycleEvent.REMIND:
         reflection.step_reminded = True
-        reflection.next_sla_at = deadlines.next_mark(reflection)
+        reflection.next_sla_at = deadlines.next_mark(session, reflection)
     elif event is LifecycleEvent.ESCALATE and actor.role is Role.SYSTEM:
         reflection.step_escalations += 1
         reflection.next_sla_at = deadlines.next_mark(
-            reflection, ladder_length=len(escalation.ladder(session, reflection))
+            session, reflection, ladder_length=len(escalation.ladder(session, reflection))
         )
     return {}
 
 
-def _grant_extension(reflection: Reflection, data: EventInput) -> dict[str, Any]:
+def _grant_extension(session: Session, reflection: Reflection, data: EventInput) -> dict[str, Any]:
     """Move the running step's deadline; the history says from when to when, and by how much."""
     step = deadlines.step_of(reflection)
     assert step is not None  # the machine grants extensions only while assigned
     previous = deadlines.due_of(reflection, step)
     new_due = data.new_due_at or reflection.extension_requested_due_at
     assert new_due is not None  # requested with a date, or granted with one
-    deadlines.move_due(reflection, step, new_due)
+    deadlines.move_due(session, reflection, step, new_due)
     reflection.extension_requested_due_at = None
     moved = (new_due - previous).total_seconds() // 60 if previous else None
     return {
@@ -277,29 +277,28 @@ def _grant_extension(reflection: Reflection, data: EventInput) -> dict[str, Any]
     }
 
 
+# The API's names for what the service checks, so a refusal names the field the caller sent.
+_UNIT_FIELDS = {"handling_unit_id": "handling_unit", "suggested_unit_id": "suggested_unit"}
+
+
 def _check_references(
     session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput, actor: Actor
 ) -> None:
-    """Refuse ids that point nowhere, before anything is written."""
+    """Refuse ids that point nowhere, or to units not in force on the reflection's day (the
+    map it was reported on), before anything is written."""
     if data.category_id is not None:
         category = session.get(Category, data.category_id)
         if category is None or not category.active:
             raise InvalidInput("category_id", f"no active category {data.category_id}")
-    if data.administrative_unit_id is not None and not session.get(
-        AdministrativeUnit, data.administrative_unit_id
-    ):
-        raise InvalidInput(
-            "administrative_unit_id", f"no administrative unit {data.administrative_unit_id}"
-        )
-    for name in ("handling_unit_id", "suggested_unit_id"):
+    day = validity.reflection_day(reflection)
+    if data.administrative_unit_id is not None:
+        validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
+    for name, field in _UNIT_FIELDS.items():
         unit_id = getattr(data, name)
-        if unit_id is None:
-            continue
-        unit = session.get(HandlingUnit, unit_id)
-        if unit is None or not unit.active:
-            raise InvalidInput(name, f"no active handling unit {unit_id}")
+        if unit_id is not None:
+            validity.require_handling_unit(session, unit_id, day, field)
     if event is LifecycleEvent.REASSIGN and data.handling_unit_id == reflection.handling_unit_id:
-        raise InvalidInput("handling_unit_id", "is already the handling unit")
+        raise InvalidInput("handling_unit", "is already the handling unit")
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
 

@@ -6,14 +6,17 @@ change goes through the one lifecycle service with the version it read, so a ref
 changed meanwhile is skipped, never acted on twice.
 """
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.errors import Conflict, EventNotAllowed
+from reflections.lifecycle import drill_guard
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import (
     AdministrativeUnit,
@@ -46,6 +49,7 @@ class Escalation:
 class SweepReport:
     reminders: list[Reminder]
     escalations: list[Escalation]
+    claimed: int = 0  # due reflections this batch took (some may need nothing yet)
 
 
 def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, int]]:
@@ -65,9 +69,12 @@ def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, 
 
 
 def sweep(session: Session, now: datetime, batch_size: int = 200) -> SweepReport:
-    """Remind at 75% of a step, escalate at 100% and every further 50%, each exactly once."""
-    report = SweepReport([], [])
-    for reflection_id, version in _claim(session, now, batch_size):
+    """Remind at 75% of a step, escalate at 100% and every further 50%, each exactly once;
+    one batch. An instant in the future runs only on a drill copy."""
+    drill_guard.refuse_future_on_live(session, now)
+    claimed = _claim(session, now, batch_size)
+    report = SweepReport([], [], len(claimed))
+    for reflection_id, version in claimed:
         session.expire_all()
         reflection = session.get(Reflection, reflection_id)
         if reflection is None or reflection.version != version:
@@ -86,7 +93,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
         _release(session, reflection, None)
         return
     acted = False
-    if not reflection.step_reminded and now >= deadlines.reminder_at(reflection):
+    if not reflection.step_reminded and now >= deadlines.reminder_at(session, reflection):
         reflection = _fire(session, reflection, LifecycleEvent.REMIND, EventInput())
         report.reminders.append(
             Reminder(
@@ -101,7 +108,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
     while (
         reflection.step_reminded
         and reflection.step_escalations < len(areas)
-        and now >= deadlines.escalation_at(reflection, reflection.step_escalations + 1)
+        and now >= deadlines.escalation_at(session, reflection, reflection.step_escalations + 1)
     ):
         area_id = areas[reflection.step_escalations]
         reflection = _fire(
@@ -122,7 +129,7 @@ def _act_on(session: Session, reflection: Reflection, now: datetime, report: Swe
         )
         acted = True
     if not acted:  # woken early or by a lease that ran out: put the true mark back
-        _release(session, reflection, deadlines.next_mark(reflection, len(areas)))
+        _release(session, reflection, deadlines.next_mark(session, reflection, len(areas)))
 
 
 def _fire(
@@ -142,8 +149,49 @@ def _release(session: Session, reflection: Reflection, mark: datetime | None) ->
     session.commit()
 
 
+@dataclass
+class DrainReport:
+    reminders: list[Reminder] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    batches: int = 0
+    complete: bool = True  # False: stopped by the time bound with work still due
+
+
+def due_count(session: Session, now: datetime) -> int:
+    """How many reflections the sweep would look at now (the index on next_sla_at)."""
+    statement = select(func.count()).where(col(Reflection.next_sla_at) <= now)
+    return int(session.exec(statement).one())
+
+
+def drain(
+    session: Session,
+    now: datetime,
+    batch_size: int = 200,
+    max_seconds: float | None = None,
+    on_batch: Callable[[SweepReport], None] | None = None,
+) -> DrainReport:
+    """Sweep batch after batch until nothing is due as of ``now`` (what a batch claimed but
+    could not act on stays leased past ``now``), or until ``max_seconds`` have passed."""
+    report = DrainReport()
+    started = time.monotonic()
+    while True:
+        batch = sweep(session, now, batch_size)
+        report.batches += 1
+        report.reminders += batch.reminders
+        report.escalations += batch.escalations
+        if on_batch is not None:
+            on_batch(batch)
+        if batch.claimed == 0:
+            return report
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            report.complete = due_count(session, now) == 0
+            return report
+
+
 def auto_confirm(session: Session, now: datetime, batch_size: int = 200) -> list[str]:
-    """Confirm, as the system, the processed reflections whose confirmation window closed."""
+    """Confirm, as the system, the processed reflections whose confirmation window closed.
+    An instant in the future runs only on a drill copy."""
+    drill_guard.refuse_future_on_live(session, now)
     due = session.execute(
         select(Reflection.id, Reflection.version, Reflection.tracking_code)
         .where(

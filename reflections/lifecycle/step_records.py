@@ -43,7 +43,7 @@ def record_ended_step(
         return None
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
-    spent = deadlines.working_time(reflection.step_around_the_clock, started, now)
+    spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
     record = StepRecord(
         reflection_id=reflection.id,
         step=step.value,

@@ -21,6 +21,8 @@ from notifications import (
     format_local,
 )
 from reflections.models import (
+    AdministrativeUnit,
+    AdminWarning,
     HandlingUnit,
     Membership,
     OutboxMessage,
@@ -34,7 +36,10 @@ from reflections.models.reflection import short_title
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
-URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED})  # not held in quiet hours
+# Not held in quiet hours (nor is anything about an emergency).
+URGENT_KINDS = frozenset({MessageKind.TASK_ESCALATED, MessageKind.EMERGENCY_RECEIVED})
+ESCALATION_UNHEARD = "escalation_unheard"  # AdminWarning kinds
+EMERGENCY_UNHEARD = "emergency_unheard"
 
 E = LifecycleEvent
 
@@ -79,17 +84,41 @@ def enqueue_for_event(
         assert staff_kind is not None
         context = _staff_context(session, reflection, recipient.language)
         rows.append(_row(reflection, staff_kind, recipient, context, now))
+    if not staff and (event is E.ESCALATE or staff_kind is MessageKind.EMERGENCY_RECEIVED):
+        session.add(_unheard(reflection, event, now))  # for the admin digest
     session.add_all(rows)
     return rows
+
+
+def _unheard(reflection: Reflection, event: LifecycleEvent, now: datetime) -> AdminWarning:
+    """An escalation or an emergency that nobody can be told of: a warning, not silence."""
+    if event is E.ESCALATE:
+        return AdminWarning(
+            kind=ESCALATION_UNHEARD,
+            reflection_id=reflection.id,
+            administrative_unit_id=reflection.escalated_to_id,
+            detail={"escalation_level": reflection.escalation_level},
+            created_at=now,
+        )
+    return AdminWarning(
+        kind=EMERGENCY_UNHEARD,
+        reflection_id=reflection.id,
+        administrative_unit_id=reflection.administrative_unit_id,
+        created_at=now,
+    )
 
 
 def _staff_message(
     session: Session, reflection: Reflection, event: LifecycleEvent
 ) -> tuple[MessageKind | None, list[Recipient]]:
-    """Who among the staff hears of this event: the unit's handlers of a new task or a
-    reminder (the coordinators while it still waits for classification), the supervisors of
-    the area it was escalated to."""
+    """Who among the staff hears of this event: the IOC duty (operators and coordinators) of
+    an emergency as soon as it is submitted, the unit's handlers of a new task or a reminder
+    (the coordinators while it still waits for classification), the supervisors of the area
+    it was escalated to."""
     unit_id = reflection.handling_unit_id
+    if event is E.SUBMIT and reflection.priority is Priority.EMERGENCY:
+        duty = _staff(session, Role.OPERATOR) + _staff(session, Role.COORDINATOR)
+        return MessageKind.EMERGENCY_RECEIVED, duty
     if event in (E.ASSIGN, E.REASSIGN) and unit_id is not None:
         return MessageKind.TASK_NEW, _staff(
             session, Role.HANDLER, col(Membership.handling_unit_id) == unit_id
@@ -181,11 +210,12 @@ def _recipients(
 
 
 def staff_recipients(user: User) -> list[Recipient]:
-    """A staff member's channels: email unless they also (or only) chose SMS; none when
-    they opted out or are disabled."""
+    """A staff member's channels: the ones they chose; without a choice email, or SMS when
+    they left only a phone; none when they opted out or are disabled."""
     if user.opted_out or user.disabled:
         return []
-    chosen = [str(channel) for channel in user.channels or []] or ["email"]
+    default = ["email"] if user.email or not user.phone else ["sms"]
+    chosen = [str(channel) for channel in user.channels or []] or default
     return _recipients({"sms": user.phone, "email": user.email}, chosen, user.language.value)
 
 
@@ -249,4 +279,19 @@ def _staff_context(session: Session, reflection: Reflection, language: str) -> d
         "unit_name": _unit_name(session, reflection, language),
         "title": short_title(reflection.description),
         "due_at": format_local(due, language) if due is not None else "—",
+        "place": _place(session, reflection, language),
     }
+
+
+def _place(session: Session, reflection: Reflection, language: str) -> str:
+    """Where it is, as staff read it: the address, and the ward when known."""
+    ward = (
+        session.get(AdministrativeUnit, reflection.administrative_unit_id)
+        if reflection.administrative_unit_id is not None
+        else None
+    )
+    parts = [
+        reflection.address,
+        (ward.name_en if language == "en" else ward.name) if ward else None,
+    ]
+    return ", ".join(p for p in parts if p) or "—"

@@ -1,6 +1,8 @@
 """The tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
+from reflections.models.calendar import CalendarDay
+from reflections.models.drills import DrillCopy
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -12,13 +14,17 @@ from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
 from reflections.models.reporting import StepRecord
+from reflections.models.warnings import AdminWarning
 
 __all__ = [
+    "AdminWarning",
     "AdministrativeUnit",
     "ApiKey",
     "Attachment",
     "AuditAnchor",
+    "CalendarDay",
     "Category",
+    "DrillCopy",
     "HandlingUnit",
     "HistoryEvent",
     "Membership",

@@ -6,6 +6,7 @@ from statemachines import AssignmentStage, LifecycleEvent, LifecycleState
 
 __all__ = [
     "AssignmentStage",
+    "CalendarDayKind",
     "Channel",
     "HandlingUnitKind",
     "Language",
@@ -56,3 +57,10 @@ class SubmissionChannel(StrEnum):
     WEB = "web"
     HOTLINE = "hotline"
     OPEN311 = "open311"
+
+
+class CalendarDayKind(StrEnum):
+    """What an administrator decided about a date (DESIGN §2: the government moves days)."""
+
+    DAY_OFF = "day_off"
+    WORKING_DAY = "working_day"

@@ -24,8 +24,13 @@ class AdministrativeUnit(SQLModel, table=True):
     level: str = Field(max_length=32, description="province, district, commune, ... (data)")
     kind: str = Field(max_length=64, description="e.g. phường, xã, quận, thị xã")
     parent_id: int | None = Field(default=None, foreign_key="administrative_units.id", index=True)
-    valid_from: date | None = None
-    valid_to: date | None = None
+    valid_from: date | None = Field(default=None, description="First day in force (local).")
+    valid_to: date | None = Field(default=None, description="Last day in force (local).")
+    successor_id: int | None = Field(
+        default=None,
+        foreign_key="administrative_units.id",
+        description="The unit that took this one's place when it was abolished, if known.",
+    )
 
 
 class HandlingUnit(SQLModel, table=True):

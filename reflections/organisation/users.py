@@ -22,7 +22,10 @@ def create_user(
     password: str,
     handling_unit_codes: list[str],
     area_codes: list[str],
+    email: str | None = None,
+    phone: str | None = None,
 ) -> User:
+    """A staff user; ``email`` and ``phone`` already normalised (messages go there)."""
     if role in (Role.CITIZEN, Role.SYSTEM):
         raise UserError(f"{role} is not a staff role")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -40,6 +43,8 @@ def create_user(
         full_name=full_name,
         role=role,
         password_hash=hash_password(password),
+        email=email,
+        phone=phone,
         created_at=clock.now(),
     )
     session.add(user)

@@ -15,6 +15,12 @@ def now() -> datetime:
     return _frozen_at if _frozen_at is not None else datetime.now(UTC)
 
 
+def wall_now() -> datetime:
+    """The real time, even inside :func:`frozen_at`: what "the future" is measured from when
+    a drill must not act on the live database."""
+    return datetime.now(UTC)
+
+
 @contextmanager
 def frozen_at(instant: datetime) -> Iterator[None]:
     """Make :func:`now` answer ``instant`` inside the block."""

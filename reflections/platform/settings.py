@@ -31,10 +31,19 @@ class Settings(BaseSettings):
     max_reopens: int = Field(default=2, ge=0, description="How often a citizen may reopen.")
     time_zone: str = "Asia/Ho_Chi_Minh"
     extra_days_off: list[date] = Field(
-        default_factory=list, description="Days off the holiday package does not know."
+        default_factory=list,
+        description="Days off the holiday package does not know; `reflections seed` copies "
+        "them into the calendar table, which the deadlines read.",
     )
     extra_working_days: list[date] = Field(
-        default_factory=list, description="Make-up working days (e.g. a Saturday)."
+        default_factory=list,
+        description="Make-up working days (e.g. a Saturday); seeded like extra_days_off.",
+    )
+    calendar_refresh_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="How long a process keeps the calendar table it read; a calendar change "
+        "applies to steps starting this long after it, when every process has reloaded.",
     )
     sla_lease_seconds: int = Field(
         default=300, gt=0, description="How long a sweep holds the reflections it claimed."

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from reflections.models.enums import HandlingUnitKind, Priority, Role
+from reflections.models.enums import CalendarDayKind, HandlingUnitKind, Priority, Role
 from reflections.seed.divisions import Division, hue_three_tier, hue_two_tier
 
 # --- Validity of the two editions of the map (DESIGN.md §2) -------------------------------
@@ -28,19 +28,36 @@ class AdministrativeUnitSpec:
     division: Division
     valid_from: date | None
     valid_to: date | None
+    successor: str | None = None  # code of the unit that took its place, where known
+
+
+def _successor(division: Division, two_tier_codes: frozenset[str]) -> str | None:
+    """The two-tier commune that kept a three-tier commune's code: a commune formed on 1 July
+    2025 by merging kept the statistical code of one of the communes it was made of, so a
+    shared code says where that commune went (40 of the 134). The others and the districts
+    have no successor the data knows; an admin may set one."""
+    if division.level != "commune" or ".W" not in division.code:
+        return None
+    code = f"{PROVINCE_CODE}.W{division.code.rsplit('.W', 1)[1]}"
+    return code if code in two_tier_codes else None
 
 
 def _administrative_units() -> tuple[AdministrativeUnitSpec, ...]:
     """Both editions in one table; the province row is shared, so it appears once."""
+    two_tier = hue_two_tier()
+    two_tier_codes = frozenset(d.code for d in two_tier if d.code != PROVINCE_CODE)
     result: dict[str, AdministrativeUnitSpec] = {}
     for division in hue_three_tier():
         if division.code == PROVINCE_CODE:
             result[division.code] = AdministrativeUnitSpec(division, PROVINCE_VALID_FROM, None)
         else:
             result[division.code] = AdministrativeUnitSpec(
-                division, THREE_TIER_VALID_FROM, THREE_TIER_VALID_TO
+                division,
+                THREE_TIER_VALID_FROM,
+                THREE_TIER_VALID_TO,
+                _successor(division, two_tier_codes),
             )
-    for division in hue_two_tier():
+    for division in two_tier:
         if division.code != PROVINCE_CODE:
             result[division.code] = AdministrativeUnitSpec(division, TWO_TIER_VALID_FROM, None)
     return tuple(result.values())
@@ -393,6 +410,31 @@ STEP_POLICIES: tuple[StepPolicySpec, ...] = (
     ),
 )
 
+# --- Moved days (DESIGN.md §2, §10) ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalendarDaySpec:
+    day: date
+    kind: CalendarDayKind
+    note: str
+
+
+# Days the government moved that the `holidays` package does not know. Administrators add the
+# next years' through the admin API or page; a seed never overwrites what they decided.
+MOVED_DAYS: tuple[CalendarDaySpec, ...] = (
+    CalendarDaySpec(
+        date(2026, 1, 2),
+        CalendarDayKind.DAY_OFF,
+        "Nghỉ Tết Dương lịch 2026, làm bù thứ Bảy 10/01/2026",
+    ),
+    CalendarDaySpec(
+        date(2026, 1, 10),
+        CalendarDayKind.WORKING_DAY,
+        "Làm bù cho ngày nghỉ thứ Sáu 02/01/2026",
+    ),
+)
+
 # --- Handling units ---------------------------------------------------------------------------
 
 
@@ -678,5 +720,17 @@ DEMO_USERS: tuple[DemoUserSpec, ...] = (
         Role.SUPERVISOR,
         areas=(DEMO_COMMUNE,),
         email="dinh.tc@phuxuan.hue.example",
+    ),
+    # Every level an escalation can reach has someone to hear it: the city (supervisor.ioc)
+    # and, on the 2025 three-tier map, each district-level unit.
+    *(
+        DemoUserSpec(
+            f"supervisor.d{district.code.rsplit('.D', 1)[1]}",
+            f"Lãnh đạo {district.name}",
+            Role.SUPERVISOR,
+            areas=(district.code,),
+            email=f"lanhdao.d{district.code.rsplit('.D', 1)[1]}@hue.example",
+        )
+        for district in THREE_TIER_DISTRICTS
     ),
 )

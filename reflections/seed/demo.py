@@ -17,6 +17,7 @@ from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, Reflection, User
 from reflections.models.enums import LifecycleEvent, Role, SubmissionChannel
 from reflections.organisation.routing import route
+from reflections.organisation.validity import reflection_day
 from reflections.platform import clock
 
 E = LifecycleEvent
@@ -138,7 +139,7 @@ def _drive(
         steps.fire(E.REJECT, coordinator, EventInput(reason=rng.choice(REJECTIONS)))
         return
     assert category.id is not None and ward.id is not None
-    unit = route(session, category.id, ward.id)
+    unit = route(session, category.id, ward.id, reflection_day(reflection))
     if roll < 0.15 or unit is None or unit.id is None:
         return
     handler = Actor(Role.HANDLER, handling_unit_ids=frozenset({unit.id}))

@@ -82,9 +82,9 @@ def run_tour(session: Session, start: datetime | None = None) -> Tour:
         ),
     )
     light = fire(light, E.ASSIGN, coordinator, EventInput(handling_unit_id=hepco.id))
-    at = deadlines.reminder_at(light)
+    at = deadlines.reminder_at(session, light)
     light = fire(light, E.REMIND, Actor.system())
-    at = deadlines.escalation_at(light, 1)
+    at = deadlines.escalation_at(session, light, 1)
     area = escalation.ladder(session, light)[0]
     light = fire(
         light,

@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from reflections.models import (
     AdministrativeUnit,
+    CalendarDay,
     Category,
     HandlingUnit,
     Membership,
@@ -24,10 +25,12 @@ from reflections.models import (
     StepPolicy,
     User,
 )
-from reflections.models.enums import Priority
+from reflections.models.enums import CalendarDayKind, Priority
 from reflections.platform import clock
 from reflections.platform.security import hash_password
+from reflections.platform.settings import get_settings
 from reflections.seed import catalog
+from reflections.timekeeping import calendar_days
 
 RowT = TypeVar("RowT", bound=SQLModel)
 
@@ -85,6 +88,7 @@ def _tables() -> list[str]:
         RoutingRule,
         User,
         Membership,
+        CalendarDay,
     ]
     return [str(model.__tablename__) for model in models]
 
@@ -138,6 +142,12 @@ def _administrative_units(session: Session, up: _Upserter) -> dict[str, int]:
                     ),
                     "valid_from": spec.valid_from,
                     "valid_to": spec.valid_to,
+                    # Successors are of a later edition, seeded at a shallower depth first.
+                    "successor_id": (
+                        None
+                        if spec.successor is None
+                        else _lookup(ids, spec.successor, "successor")
+                    ),
                 },
             )
         session.flush()
@@ -294,6 +304,26 @@ def _users(
             )
 
 
+def _calendar_days(session: Session, report: SeedReport) -> None:
+    """The environment's extra days and the catalogue's moved days, as always in force; a date
+    that has a row (an administrator's decision, even a removal) is left alone."""
+    settings = get_settings()
+    days = [
+        (day, CalendarDayKind.DAY_OFF, "REFLECTIONS_EXTRA_DAYS_OFF")
+        for day in settings.extra_days_off
+    ]
+    days += [
+        (day, CalendarDayKind.WORKING_DAY, "REFLECTIONS_EXTRA_WORKING_DAYS")
+        for day in settings.extra_working_days
+    ]
+    days += [(spec.day, spec.kind, spec.note) for spec in catalog.MOVED_DAYS]
+    now = clock.now()
+    for day, kind, note in days:
+        if calendar_days.seed_day(session, day, kind, note, now):
+            report.created["calendar_days"] += 1
+            session.flush()
+
+
 def seed(session: Session, *, demo_password: str | None = None) -> SeedReport:
     """Bring the reference data and demo users to the catalogue; safe to run any number of times.
 
@@ -312,8 +342,11 @@ def seed(session: Session, *, demo_password: str | None = None) -> SeedReport:
         _step_policies(session, up, categories)
         _routing_rules(session, up, categories, areas, units)
         _users(session, up, areas, units, demo_password)
+        _calendar_days(session, report)
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        calendar_days.invalidate(session)
     return report

@@ -10,13 +10,14 @@ every further 50% (one more level up).
 import math
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlmodel import Session
 
 from reflections.models import Reflection
 from reflections.models.enums import AssignmentStage, LifecycleState, Priority
-from reflections.platform.settings import get_settings
-from reflections.timekeeping.calendar import Calendar, CalendarConfig, calendar_for
+from reflections.timekeeping import calendar_days
+from reflections.timekeeping.calendar import Calendar, calendar_for
 from reflections.timekeeping.policies import policy_for
 
 REMINDER_SHARE = 0.75
@@ -43,14 +44,19 @@ def step_of(reflection: Reflection) -> Step | None:
     return None
 
 
-def calendar(around_the_clock: bool) -> Calendar:
-    """The calendar a step counts in, with the configured days off and make-up days."""
-    settings = get_settings()
-    config = CalendarConfig(
-        extra_days_off=frozenset(settings.extra_days_off),
-        extra_working_days=frozenset(settings.extra_working_days),
-    )
-    return calendar_for(around_the_clock=around_the_clock, config=config)  # cached per config
+def calendar(session: Session, around_the_clock: bool, as_of: datetime) -> Calendar:
+    """The calendar a step that started at ``as_of`` counts in: wall-clock time, or working
+    time with the administrators' days off and working days in force then."""
+    if around_the_clock:
+        return calendar_for(around_the_clock=True)
+    config = calendar_days.config_as_of(session, as_of)
+    return calendar_for(around_the_clock=False, config=config)  # cached per config
+
+
+def step_calendar(session: Session, reflection: Reflection) -> Calendar:
+    """The calendar the running step counts in (the one in force when it started)."""
+    started = reflection.step_started_at or reflection.created_at
+    return calendar(session, reflection.step_around_the_clock, started)
 
 
 def allowance(
@@ -93,8 +99,36 @@ def start_step(session: Session, reflection: Reflection, step: Step, now: dateti
     reflection.step_around_the_clock = around
     reflection.step_reminded = False
     reflection.step_escalations = 0
-    _set_due(reflection, step, calendar(around).add(now, minutes))
-    reflection.next_sla_at = next_mark(reflection)
+    _set_due(reflection, step, calendar(session, around, now).add(now, minutes))
+    reflection.next_sla_at = next_mark(session, reflection)
+
+
+def follow_policy(session: Session, reflection: Reflection) -> dict[str, Any]:
+    """Classification changed the category or priority: if that changes the running step's
+    policy, recompute its deadline from the step's start under the new one (DESIGN.md §10: an
+    emergency found at classification is due 60 minutes around the clock from submission).
+    Marks the sweep already acted on stay acted on. Returns what the history row should say."""
+    step = step_of(reflection)
+    started = reflection.step_started_at
+    if step is None or started is None:
+        return {}
+    minutes, around = allowance(session, step, reflection.category_id, reflection.priority)
+    if (minutes, around) == (reflection.step_allowance_minutes, reflection.step_around_the_clock):
+        return {}
+    previous = due_of(reflection, step)
+    new_due = calendar(session, around, started).add(started, minutes)
+    reflection.step_allowance_minutes = minutes
+    reflection.step_around_the_clock = around
+    _set_due(reflection, step, new_due)
+    reflection.next_sla_at = next_mark(session, reflection)
+    return {
+        "deadline_recomputed": step.value,
+        "step_started_at": started,
+        "allowance_minutes": minutes,
+        "around_the_clock": around,
+        "previous_due_at": previous,
+        "new_due_at": new_due,
+    }
 
 
 def end_step(reflection: Reflection) -> None:
@@ -106,43 +140,47 @@ def end_step(reflection: Reflection) -> None:
     reflection.next_sla_at = None
 
 
-def move_due(reflection: Reflection, step: Step, new_due: datetime) -> None:
+def move_due(session: Session, reflection: Reflection, step: Step, new_due: datetime) -> None:
     """An extension was granted: the allowance now ends at ``new_due``; marks follow it."""
     _set_due(reflection, step, new_due)
     if reflection.step_started_at is not None:
-        cal = calendar(reflection.step_around_the_clock)
+        cal = step_calendar(session, reflection)
         reflection.step_allowance_minutes = max(cal.elapsed(reflection.step_started_at, new_due), 1)
-        reflection.next_sla_at = next_mark(reflection)
+        reflection.next_sla_at = next_mark(session, reflection)
 
 
-def reminder_at(reflection: Reflection) -> datetime:
-    return _after_share(reflection, REMINDER_SHARE)
+def reminder_at(session: Session, reflection: Reflection) -> datetime:
+    return _after_share(session, reflection, REMINDER_SHARE)
 
 
-def escalation_at(reflection: Reflection, level: int) -> datetime:
+def escalation_at(session: Session, reflection: Reflection, level: int) -> datetime:
     """When the step's ``level``-th escalation is due: 100%, 150%, 200%, ... of the allowance."""
-    return _after_share(reflection, 1 + FURTHER_ESCALATION_SHARE * (level - 1))
+    return _after_share(session, reflection, 1 + FURTHER_ESCALATION_SHARE * (level - 1))
 
 
-def _after_share(reflection: Reflection, share: float) -> datetime:
+def _after_share(session: Session, reflection: Reflection, share: float) -> datetime:
     assert reflection.step_started_at is not None and reflection.step_allowance_minutes
     minutes = math.ceil(reflection.step_allowance_minutes * share)
-    return calendar(reflection.step_around_the_clock).add(reflection.step_started_at, minutes)
+    return step_calendar(session, reflection).add(reflection.step_started_at, minutes)
 
 
-def next_mark(reflection: Reflection, ladder_length: int | None = None) -> datetime | None:
+def next_mark(
+    session: Session, reflection: Reflection, ladder_length: int | None = None
+) -> datetime | None:
     """When the sweep must look at this reflection next; None once the ladder's top is reached."""
     if reflection.step_started_at is None or not reflection.step_allowance_minutes:
         return None
     if not reflection.step_reminded:
-        return reminder_at(reflection)
+        return reminder_at(session, reflection)
     level = reflection.step_escalations + 1
     if ladder_length is not None and level > ladder_length:
         return None
-    return escalation_at(reflection, level)
+    return escalation_at(session, reflection, level)
 
 
-def working_time(around_the_clock: bool, start: datetime, end: datetime) -> timedelta:
+def working_time(
+    session: Session, around_the_clock: bool, start: datetime, end: datetime
+) -> timedelta:
     """Time spent on a step from ``start`` to ``end``, exact to the microsecond, on the calendar
     that set its deadline: working time, or wall-clock time around the clock; zero if
     ``end <= start``.
@@ -150,13 +188,14 @@ def working_time(around_the_clock: bool, start: datetime, end: datetime) -> time
     :meth:`Calendar.elapsed` counts whole minutes on an odometer (both ends truncated to the
     minute); the seconds of the two partial minutes are added back when those minutes are
     working time (periods are whole minutes). Hence it is additive over consecutive intervals
-    and ``working_time(False, s, calendar(False).add(s, n)) == timedelta(minutes=n)``.
+    and ``working_time(x, False, s, calendar(x, False, s).add(s, n)) == timedelta(minutes=n)``.
+    The calendar is the one in force at ``start`` (when the step began).
     """
     if end <= start:
         return timedelta(0)
     if around_the_clock:
         return end - start
-    cal = calendar(False)
+    cal = calendar(session, False, start)
     whole = timedelta(minutes=cal.elapsed(start, end))
     return whole + _into_working_minute(cal, end) - _into_working_minute(cal, start)
 
@@ -171,11 +210,11 @@ def _into_working_minute(cal: Calendar, at: datetime) -> timedelta:
     return into if cal.is_working_time(at - into) else timedelta(0)
 
 
-def remaining_minutes(reflection: Reflection, now: datetime) -> int | None:
+def remaining_minutes(session: Session, reflection: Reflection, now: datetime) -> int | None:
     """Working (or wall-clock) minutes left in the running step; negative when overdue."""
     step = step_of(reflection)
     due = due_of(reflection, step) if step else None
     if due is None:
         return None
-    cal = calendar(reflection.step_around_the_clock)
+    cal = step_calendar(session, reflection)
     return cal.elapsed(now, due) if now <= due else -cal.elapsed(due, now)

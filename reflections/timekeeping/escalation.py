@@ -2,13 +2,15 @@
 
 The hierarchy is data of any depth, so the ladder is too: commune → province today, commune →
 district → province for the 2025 three-tier map. A unit at the top (a city department or
-company) escalates to its own level's leadership.
+company) escalates to its own level's leadership. Only levels in force on the reflection's day
+are on its ladder: a case reported after 1 July 2025 never escalates to an abolished district.
 """
 
 from sqlmodel import Session, col, select
 
 from reflections.models import AdministrativeUnit, HandlingUnit, Reflection
 from reflections.organisation.hierarchy import lineage
+from reflections.organisation.validity import reflection_day, valid_on
 
 
 def ladder(session: Session, reflection: Reflection) -> list[int]:
@@ -26,8 +28,14 @@ def ladder(session: Session, reflection: Reflection) -> list[int]:
             .order_by(col(AdministrativeUnit.id))
         ).all()
         return [roots[0]] if roots and roots[0] is not None else []
+    day = reflection_day(reflection)
     chain = lineage(session, base)
-    return chain[1:] or chain
+    above = [
+        area_id
+        for area_id in chain[1:]
+        if (area := session.get(AdministrativeUnit, area_id)) is not None and valid_on(area, day)
+    ]
+    return above or chain[:1]
 
 
 def next_area(session: Session, reflection: Reflection) -> int | None:

@@ -56,6 +56,7 @@ async def submit(
     staff: OptionalStaff,
     description: Annotated[str, Form(max_length=5000)],
     category: Annotated[str, Form(max_length=64)] = "",
+    urgent: Annotated[bool, Form()] = False,
     ward: Annotated[str, Form(max_length=64)] = "",
     address: Annotated[str, Form(max_length=300)] = "",
     latitude: Annotated[str, Form(max_length=32)] = "",
@@ -70,6 +71,7 @@ async def submit(
     values = {
         "description": description,
         "category": category,
+        "urgent": urgent,
         "ward": ward,
         "address": address,
         "latitude": latitude,
@@ -97,6 +99,7 @@ async def submit(
             address=address or None,
             administrative_unit=ward or None,
             category_hint=category or None,
+            urgent=urgent,
             contact=ContactIn(
                 name=name or None,
                 phone=phone or None,

@@ -50,10 +50,10 @@ def _list(
 def queue(
     request: Request, session: SessionDep, caller: Coordinator, cursor: CursorDep = None
 ) -> Response:
-    """Received reflections and those a unit returned, oldest first."""
+    """Received reflections and those a unit returned: emergencies first, then oldest first."""
     statement = queries.coordinator_queue()
-    oldest = col(Reflection.created_at)
-    page = reflection_page(session, caller.actor, statement, oldest, PAGE_SIZE, cursor)
+    oldest, urgent = col(Reflection.created_at), queries.emergencies_first()
+    page = reflection_page(session, caller.actor, statement, oldest, PAGE_SIZE, cursor, rank=urgent)
     english = translator(request).language is Language.EN
     names = {c.code: c.name_en if english else c.name_vi for c in session.exec(select(Category))}
     return _list(request, "console/queue.html", page, cursor, {"category_names": names})

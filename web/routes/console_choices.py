@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from api.schemas import ReflectionView
@@ -18,6 +17,7 @@ from reflections.errors import InvalidInput
 from reflections.models import Category, HandlingUnit, Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.organisation.routing import route
+from reflections.organisation.validity import local_date, reflection_day, valid_clause
 from reflections.organisation.visibility import units_in_scope
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
@@ -26,14 +26,13 @@ from web.i18n import Translator
 
 
 def handling_units(
-    session: Session, t: Translator, within: frozenset[int] | None = None
+    session: Session, t: Translator, within: frozenset[int] | None = None, day: date | None = None
 ) -> list[Choice]:
-    """Active units valid today, grouped by kind; ``within`` narrows them to a scope."""
-    today = clock.now().date()
+    """Active units in force on ``day`` (today by default; a reflection's own day for its
+    forms), grouped by kind; ``within`` narrows them to a scope."""
+    day = day or local_date(clock.now())
     statement = select(HandlingUnit).where(
-        col(HandlingUnit.active),
-        or_(col(HandlingUnit.valid_from).is_(None), col(HandlingUnit.valid_from) <= today),
-        or_(col(HandlingUnit.valid_to).is_(None), col(HandlingUnit.valid_to) > today),
+        col(HandlingUnit.active), valid_clause(HandlingUnit, day)
     )
     english = t.language.value == "en"
     choices = [
@@ -48,12 +47,14 @@ def handling_units(
     return sorted(choices, key=lambda c: (c.group, c.label))
 
 
-def reassign_units(session: Session, actor: Actor, t: Translator) -> list[Choice]:
+def reassign_units(
+    session: Session, actor: Actor, t: Translator, day: date | None = None
+) -> list[Choice]:
     """The units the actor may hand a reflection to: any for a coordinator, only those in
     the supervisor's scope for a supervisor (the service checks the same with
     ``handling_unit_within``)."""
     scope = units_in_scope(session, actor) if actor.role is Role.SUPERVISOR else None
-    return handling_units(session, t, scope)
+    return handling_units(session, t, scope, day)
 
 
 def without(choices: list[Choice], code: str | None) -> list[Choice]:
@@ -86,7 +87,8 @@ def suggestion(session: Session, reflection: Reflection, view: ReflectionView) -
     priority = reflection.priority or (category.default_priority if category else None)
     unit = None
     if reflection.category_id is not None and reflection.administrative_unit_id is not None:
-        unit = route(session, reflection.category_id, reflection.administrative_unit_id)
+        day = reflection_day(reflection)
+        unit = route(session, reflection.category_id, reflection.administrative_unit_id, day)
     return Suggestion(
         category=category.code if category else "",
         priority=(priority or Priority.NORMAL).value,

@@ -20,6 +20,7 @@ from reflections.actors import Actor
 from reflections.lifecycle import duplicates
 from reflections.models import Category, Reflection
 from reflections.models.enums import Language, LifecycleEvent, Priority
+from reflections.organisation.validity import reflection_day
 from web import forms
 from web.i18n import Translator
 from web.routes.console_choices import (
@@ -85,13 +86,14 @@ def _action_context(
     context: dict[str, Any] = {"allowed": allowed, "priorities": [p.value for p in Priority]}
     if allowed & {E.CLASSIFY, E.ASSIGN}:
         context["suggested"] = suggestion(session, reflection, view)
+    day = reflection_day(reflection)  # the map the reflection was reported on
     if E.CLASSIFY in allowed:
         context["categories"] = forms.categories(session, english)
-        context["wards"] = forms.wards(session, english)
+        context["wards"] = forms.wards(session, english, day)
     if E.ASSIGN in allowed or E.RETURN in allowed:
-        context["units"] = without(handling_units(session, t), current)
+        context["units"] = without(handling_units(session, t, day=day), current)
     if E.REASSIGN in allowed:
-        context["reassign_units"] = without(reassign_units(session, actor, t), current)
+        context["reassign_units"] = without(reassign_units(session, actor, t, day), current)
     if E.REJECT in allowed and actor.role in duplicates.FINDERS:
         context["duplicates"] = duplicates.find_duplicates(session, actor, reflection)
     return context

@@ -50,8 +50,12 @@ class AreaOut(BaseModel):
     level: str
     kind: str
     parent: str | None = Field(description="Code of the unit above; none for the root.")
-    valid_from: date | None
-    valid_to: date | None
+    valid_from: date | None = Field(description="First day in force (local), inclusive.")
+    valid_to: date | None = Field(description="Last day in force (local), inclusive.")
+    successor: str | None = Field(
+        description="Code of the unit that took its place; named in the 422 of a reflection "
+        "that gives this unit after its valid_to."
+    )
 
 
 class AreaIn(Body):
@@ -63,12 +67,13 @@ class AreaIn(Body):
     parent: Code | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    successor: Code | None = None
 
 
 class AreaPatch(Patch):
     """Any subset; the code is the unit's identity and does not change."""
 
-    clearable = frozenset({"parent", "valid_from", "valid_to"})
+    clearable = frozenset({"parent", "valid_from", "valid_to", "successor"})
 
     name: Name | None = None
     name_en: Name | None = None
@@ -77,14 +82,29 @@ class AreaPatch(Patch):
     parent: Code | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    successor: Code | None = None
 
 
 def _views(session: Session, rows: list[AdministrativeUnit]) -> list[AreaOut]:
-    parents = codes(session, AdministrativeUnit, (row.parent_id for row in rows))
+    ids = [row.parent_id for row in rows] + [row.successor_id for row in rows]
+    named = codes(session, AdministrativeUnit, ids)
     return [
-        AreaOut.model_validate(row.model_dump() | {"parent": parents.get(row.parent_id or 0)})
+        AreaOut.model_validate(
+            row.model_dump()
+            | {
+                "parent": named.get(row.parent_id or 0),
+                "successor": named.get(row.successor_id or 0),
+            }
+        )
         for row in rows
     ]
+
+
+def _set_successor(session: Session, row: AdministrativeUnit, successor: str | None) -> None:
+    successor_id = id_of(session, AdministrativeUnit, successor, "successor") if successor else None
+    if successor_id is not None and successor_id == row.id:
+        raise InvalidInput("successor", "a unit cannot succeed itself")
+    row.successor_id = successor_id
 
 
 def _set_parent(session: Session, row: AdministrativeUnit, parent: str | None) -> None:
@@ -124,8 +144,9 @@ def create_area(session: SessionDep, body: AreaIn) -> AreaOut:
     refuse_duplicate(
         session, select(AdministrativeUnit).where(AdministrativeUnit.code == body.code), conflict
     )
-    row = AdministrativeUnit(**body.model_dump(exclude={"parent"}))
+    row = AdministrativeUnit(**body.model_dump(exclude={"parent", "successor"}))
     _set_parent(session, row, body.parent)
+    _set_successor(session, row, body.successor)
     session.add(row)
     commit(session, conflict)
     return _views(session, [row])[0]
@@ -142,6 +163,8 @@ def update_area(session: SessionDep, code: str, body: AreaPatch) -> AreaOut:
     changes = body.model_dump(exclude_unset=True)
     if "parent" in changes:
         _set_parent(session, row, changes.pop("parent"))
+    if "successor" in changes:
+        _set_successor(session, row, changes.pop("successor"))
     row.sqlmodel_update(changes)
     check_validity(row.valid_from, row.valid_to)
     session.add(row)
@@ -159,6 +182,7 @@ def delete_area(session: SessionDep, code: str) -> None:
         what,
         [
             ("child units", col(AdministrativeUnit.parent_id) == row.id),
+            ("units it succeeds", col(AdministrativeUnit.successor_id) == row.id),
             ("handling units", col(HandlingUnit.administrative_unit_id) == row.id),
             ("routing rules", col(RoutingRule.administrative_unit_id) == row.id),
             ("memberships", col(Membership.administrative_unit_id) == row.id),

@@ -1,0 +1,96 @@
+"""Which units exist on a given day (DESIGN.md §2: units valid from/to a date).
+
+Hue's map changed on 1 July 2025: the district level was abolished and 134 communes became 40.
+A reflection keeps the units of its own instant (when it was submitted): intake, routing and
+escalation use only units valid on that local date. ``valid_from`` and ``valid_to`` are both
+inclusive local dates (the three-tier units are valid to 30 June 2025); none means open.
+"""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, and_, or_
+from sqlmodel import Session, col
+
+from reflections.errors import InvalidInput
+from reflections.models import AdministrativeUnit, HandlingUnit, Reflection
+from reflections.platform.settings import get_settings
+
+Unit = AdministrativeUnit | HandlingUnit
+
+
+def local_date(instant: datetime) -> date:
+    """The day in Hue at ``instant``: validity dates are local calendar dates."""
+    return instant.astimezone(ZoneInfo(get_settings().time_zone)).date()
+
+
+def reflection_day(reflection: Reflection) -> date:
+    """The day whose map a reflection uses: the day it was submitted."""
+    return local_date(reflection.created_at)
+
+
+def valid_on(unit: Unit, day: date) -> bool:
+    return (unit.valid_from is None or unit.valid_from <= day) and (
+        unit.valid_to is None or day <= unit.valid_to
+    )
+
+
+def valid_clause(
+    table: type[AdministrativeUnit] | type[HandlingUnit], day: date
+) -> ColumnElement[bool]:
+    """The same test as :func:`valid_on`, as SQL."""
+    return and_(
+        or_(col(table.valid_from).is_(None), col(table.valid_from) <= day),
+        or_(col(table.valid_to).is_(None), col(table.valid_to) >= day),
+    )
+
+
+class UnitNotInForce(InvalidInput):
+    """A unit named for a day it did not exist on; ``successor`` is the code of the unit that
+    took its place, when the data knows it."""
+
+    def __init__(
+        self, field: str, reason: str, name: str, successor: AdministrativeUnit | None = None
+    ) -> None:
+        self.successor = successor.code if successor else None
+        if successor is None:
+            super().__init__(field, reason, "not_in_force", name=name)
+        else:
+            super().__init__(
+                field, reason, "not_in_force_successor", name=name, successor=successor.name
+            )
+
+
+def _span(unit: Unit) -> str:
+    start = f"{unit.valid_from:%d/%m/%Y}" if unit.valid_from else "…"
+    end = f"{unit.valid_to:%d/%m/%Y}" if unit.valid_to else "…"
+    return f"{start}–{end}"
+
+
+def require_area(session: Session, area_id: int, day: date, field: str) -> AdministrativeUnit:
+    """The administrative unit, if it exists on ``day``; else a 422 naming the field and,
+    where the data knows it, the unit that took its place."""
+    unit = session.get(AdministrativeUnit, area_id)
+    if unit is None:
+        raise InvalidInput(field, f"no administrative unit {area_id}", "unknown_choice")
+    if valid_on(unit, day):
+        return unit
+    successor = session.get(AdministrativeUnit, unit.successor_id) if unit.successor_id else None
+    reason = f"{unit.name} ({unit.code}) is not in force on {day:%d/%m/%Y} (valid {_span(unit)})"
+    if successor is not None:
+        reason += f"; it is now part of {successor.name} ({successor.code})"
+    raise UnitNotInForce(field, reason, unit.name, successor)
+
+
+def require_handling_unit(session: Session, unit_id: int, day: date, field: str) -> HandlingUnit:
+    """The handling unit, if it is active and exists on ``day``; else a 422 naming the field."""
+    unit = session.get(HandlingUnit, unit_id)
+    if unit is None or not unit.active:
+        raise InvalidInput(field, f"no active handling unit {unit_id}", "unknown_choice")
+    if not valid_on(unit, day):
+        raise UnitNotInForce(
+            field,
+            f"{unit.name} ({unit.code}) is not in force on {day:%d/%m/%Y} (valid {_span(unit)})",
+            unit.name,
+        )
+    return unit
