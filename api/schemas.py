@@ -83,6 +83,10 @@ class ReflectionView(BaseModel):
     reporter: ReporterView | None = Field(
         default=None, description="Only in coordinators', admins' and auditors' views."
     )
+    assignee: str | None = Field(
+        default=None,
+        description="Staff views only: the username of the unit's handler who took the task.",
+    )
 
 
 class Page(BaseModel, Generic[T]):

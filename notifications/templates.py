@@ -41,6 +41,8 @@ class MessageKind(StrEnum):
     TASK_REMINDER = "task_reminder"
     TASK_ESCALATED = "task_escalated"
     DAILY_DIGEST = "daily_digest"
+    EXTENSION_REQUESTED = "extension_requested"  # to the coordinators, who decide
+    STAFF_NOTE = "staff_note"  # a note that asks the coordinators to act
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,8 @@ class LifecycleEvent(StrEnum):
     REOPEN = "reopen"
     REMIND = "remind"
     ESCALATE = "escalate"
+    NOTE = "note"  # an internal note between staff: never shown to the citizen
+    TAKE = "take"  # a handler takes the task within the unit (personal assignment)
 
 
 FINAL_STATES = frozenset({LifecycleState.CONFIRMED, LifecycleState.REJECTED})
@@ -137,13 +139,16 @@ class ReflectionLifecycle(StateChart[_Model]):
     reject = rejected.from_(received, classified, validators="needs_reason")
     assign = classified.to(awaiting_acceptance, validators="needs_unit")
     accept = awaiting_acceptance.to(in_progress)
+    # A pending extension request is the unit's: it lapses when the task leaves the unit.
     return_ = Event(
-        awaiting_acceptance.to(classified, validators="needs_reason")
-        | in_progress.to(classified, validators="needs_reason"),
+        awaiting_acceptance.to(classified, validators="needs_reason", on="clear_extension")
+        | in_progress.to(classified, validators="needs_reason", on="clear_extension"),
         id="return",
         name="Return",
     )
-    reassign = awaiting_acceptance.from_(awaiting_acceptance, in_progress, validators="needs_unit")
+    reassign = awaiting_acceptance.from_(
+        awaiting_acceptance, in_progress, validators="needs_unit", on="clear_extension"
+    )
     request_extension = awaiting_acceptance.to.itself(
         internal=True, validators="needs_extension_request", on="mark_extension_pending"
     ) | in_progress.to.itself(
@@ -176,6 +181,17 @@ class ReflectionLifecycle(StateChart[_Model]):
         | in_progress.to.itself(internal=True)
         | processed.to.itself(internal=True)
     )
+    # Changes to a reflection that move no state, kept in the chained history like the rest.
+    note = (
+        received.to.itself(internal=True, validators="needs_reason")
+        | classified.to.itself(internal=True, validators="needs_reason")
+        | awaiting_acceptance.to.itself(internal=True, validators="needs_reason")
+        | in_progress.to.itself(internal=True, validators="needs_reason")
+        | processed.to.itself(internal=True, validators="needs_reason")
+    )
+    take = awaiting_acceptance.to.itself(
+        internal=True, validators="needs_assignee"
+    ) | in_progress.to.itself(internal=True, validators="needs_assignee")
 
     # -- guards ---------------------------------------------------------------------------
     def needs_classification(
@@ -195,6 +211,9 @@ class ReflectionLifecycle(StateChart[_Model]):
 
     def needs_unit(self, event: str, handling_unit_id: Any = None, **_: Any) -> None:
         _require(event, "handling_unit_id", handling_unit_id)
+
+    def needs_assignee(self, event: str, assignee_user_id: Any = None, **_: Any) -> None:
+        _require(event, "assignee_user_id", assignee_user_id)
 
     def needs_extension_request(
         self,

@@ -25,6 +25,14 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
     MessageKind.TASK_REMINDER: {"title": "Ổ gà", "due_at": "x"},
     MessageKind.TASK_ESCALATED: {"unit_name": "Phường Phú Hội", "title": "Ổ gà", "due_at": "x"},
     MessageKind.DAILY_DIGEST: {"handler_name": "Chị Lan", "digest_date": "24/11/2026"},
+    MessageKind.EXTENSION_REQUESTED: {
+        "unit_name": "Phường Phú Hội",
+        "title": "Ổ gà",
+        "due_at": "x",
+        "requested_due_at": "y",
+        "reason": "Chờ vật tư",
+    },
+    MessageKind.STAFF_NOTE: {"title": "Ổ gà", "due_at": "x", "note": "Đề nghị phân loại gấp"},
 }
 
 

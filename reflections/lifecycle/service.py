@@ -4,16 +4,17 @@ Every change goes the same way: load, check the actor, run the pure state machin
 new fields and exactly one history row, commit once. Any refusal leaves nothing behind.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from reflections.actors import Actor
-from reflections.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reflections.errors import Conflict, EventNotAllowed, Forbidden, InvalidInput, NotFound
 from reflections.lifecycle import attachments, history, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import check_may_fire
@@ -23,9 +24,17 @@ from reflections.models import (
     Category,
     HandlingUnit,
     HistoryEvent,
+    Membership,
     Reflection,
+    User,
 )
-from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
+from reflections.models.enums import (
+    AssignmentStage,
+    LifecycleEvent,
+    LifecycleState,
+    Priority,
+    Role,
+)
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
@@ -50,10 +59,13 @@ class EventInput:
     comment: str | None = None
     photos: tuple[Photo, ...] = ()  # with process: photos of the result
     duplicate_of_id: int | None = None  # with reject: the original this one duplicates
+    assignee_user_id: int | None = None  # with take: the handler taking the task
+    notify: str | None = None  # with note: "coordinators" to tell them (a supervisor's nudge)
 
 
 # What the pure machine is given; photos and the original of a duplicate are the service's.
 _EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name not in ("photos", "duplicate_of_id")]
+NOTIFY_COORDINATORS = "coordinators"
 
 
 def apply_event(
@@ -65,9 +77,26 @@ def apply_event(
     expected_version: int | None = None,
 ) -> Reflection:
     """Apply one event; raises a :mod:`reflections.errors` error on refusal."""
-    data = data or EventInput()
+    return apply_events(
+        session, reflection_id, [(event, data or EventInput())], actor, expected_version
+    )
+
+
+def apply_events(
+    session: Session,
+    reflection_id: int,
+    steps: Sequence[tuple[LifecycleEvent, EventInput]],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Reflection:
+    """Apply several events as one change (classify and assign from one form): each is checked
+    and writes its own history row, and all of them commit together or none does."""
     try:
-        reflection = _apply(session, reflection_id, event, actor, data, expected_version)
+        reflection: Reflection | None = None
+        for index, (event, data) in enumerate(steps):
+            expected = expected_version if index == 0 else None
+            reflection = _apply(session, reflection_id, event, actor, data, expected)
+        assert reflection is not None, "no event to apply"
         session.commit()
     except (StaleDataError, IntegrityError):
         session.rollback()
@@ -102,12 +131,15 @@ def _apply(
     photos = attachments.check(data.photos)
     now = clock.now()
     before = _position(reflection)
+    allowed = allowed_now(before)
+    if event not in allowed:  # what the machine allows and the current policy does not hold back
+        raise EventNotAllowed(event, before.state, before.stage, allowed)
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
     prev_hash = history.last_hash(session, reflection_id)
     with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
-        payload = _apply_effects(session, event, reflection, data, now)
+        payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, event, reflection, actor, data, now)
         reflection.state = after.state
         reflection.assignment_stage = after.stage
@@ -131,7 +163,8 @@ def _apply(
     )
     history.append(session, row, prev_hash)
     attachments.attach(session, reflection_id, photos, purpose="result")
-    outbox.enqueue_for_event(session, reflection, event, payload, now)  # same transaction
+    told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
+    outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
     session.flush()
     return reflection
 
@@ -156,6 +189,7 @@ def _apply_effects(
     session: Session,
     event: LifecycleEvent,
     reflection: Reflection,
+    actor: Actor,
     data: EventInput,
     now: datetime,
 ) -> dict[str, Any]:
@@ -183,12 +217,19 @@ def _apply_effects(
             "handling_unit_id": data.handling_unit_id,
         }
         reflection.handling_unit_id = data.handling_unit_id
+        reflection.assignee_id = None  # the new unit decides who takes it
+        reflection.extension_requested_due_at = None  # the old unit's request lapses
     elif event is E.RETURN:
         payload = {
             "from_unit_id": reflection.handling_unit_id,
             "suggested_unit_id": data.suggested_unit_id,
         }
         reflection.handling_unit_id = None
+        reflection.assignee_id = None
+        reflection.extension_requested_due_at = None
+    elif event is E.ACCEPT and reflection.assignee_id is None and actor.user_id is not None:
+        reflection.assignee_id = actor.user_id  # who accepts takes it, unless someone has
+        payload = {"assignee_user_id": actor.user_id}
     elif event is E.REQUEST_EXTENSION:
         reflection.extension_requested_due_at = data.new_due_at
         payload = {"new_due_at": data.new_due_at}
@@ -206,7 +247,13 @@ def _apply_effects(
         reflection.rating = data.rating
         reflection.rating_comment = data.comment
         payload = {"rating": data.rating, "comment": data.comment}
+    elif event is E.TAKE:
+        reflection.assignee_id = data.assignee_user_id
+        payload = {"assignee_user_id": data.assignee_user_id}
+    elif event is E.NOTE:
+        payload = {"notify": data.notify}
     elif event is E.ESCALATE:
+        reflection.escalated_at = now
         reflection.escalation_level += 1
         reflection.escalated_to_id = data.administrative_unit_id or escalation.next_area(
             session, reflection
@@ -298,10 +345,29 @@ def _check_references(
         unit = session.get(HandlingUnit, unit_id)
         if unit is None or not unit.active:
             raise InvalidInput(name, f"no active handling unit {unit_id}")
+    if event is LifecycleEvent.TAKE:
+        _check_assignee(session, reflection, data.assignee_user_id)
+    if data.notify not in (None, NOTIFY_COORDINATORS):
+        raise InvalidInput("notify", f"is {NOTIFY_COORDINATORS!r} or nothing")
     if event is LifecycleEvent.REASSIGN and data.handling_unit_id == reflection.handling_unit_id:
         raise InvalidInput("handling_unit_id", "is already the handling unit")
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
+
+
+def _check_assignee(session: Session, reflection: Reflection, user_id: int | None) -> None:
+    """Who takes a task must be an active handler of the unit holding it."""
+    if user_id is None:
+        return  # the machine's guard names the missing field
+    user = session.get(User, user_id)
+    member = session.exec(
+        select(Membership.id).where(
+            Membership.user_id == user_id,
+            Membership.handling_unit_id == reflection.handling_unit_id,
+        )
+    ).first()
+    if user is None or user.disabled or user.role is not Role.HANDLER or member is None:
+        raise InvalidInput("assignee_user_id", "is not a handler of the unit holding the task")
 
 
 def _with_duplicate_reason(
@@ -339,7 +405,7 @@ def available_events(
     with their state-dependent guards open (pending extension, reopen allowance)."""
     position = _position(reflection)
     events = []
-    for event in allowed_events(position):
+    for event in allowed_now(position):
         try:
             check_may_fire(session, actor, event, reflection)
         except Forbidden:
@@ -353,6 +419,27 @@ def available_events(
             continue
         events.append(event)
     return events
+
+
+def allowed_now(position: Position) -> list[LifecycleEvent]:
+    """The events the machine allows in this position, less those the current policy holds
+    back. The machine also replays stored histories, which may hold what policy now refuses,
+    so such rules live here rather than in the chart: an extension is requested (and so
+    decided) only once the unit has accepted the task; before that the acceptance deadline runs,
+    not the work's."""
+    events = allowed_events(position)
+    if position.stage is AssignmentStage.AWAITING_ACCEPTANCE:
+        events = [e for e in events if e not in _EXTENSION_EVENTS]
+    return events
+
+
+_EXTENSION_EVENTS = frozenset(
+    {
+        LifecycleEvent.REQUEST_EXTENSION,
+        LifecycleEvent.GRANT_EXTENSION,
+        LifecycleEvent.DENY_EXTENSION,
+    }
+)
 
 
 def _reopen_open(position: Position) -> bool:

@@ -1,6 +1,7 @@
 """The tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
+from reflections.models.canned import CannedText
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -18,6 +19,7 @@ __all__ = [
     "ApiKey",
     "Attachment",
     "AuditAnchor",
+    "CannedText",
     "Category",
     "HandlingUnit",
     "HistoryEvent",
