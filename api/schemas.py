@@ -36,6 +36,9 @@ class Deadlines(BaseModel):
         description="Working minutes left in the running step (wall-clock for emergencies); "
         "negative when overdue."
     )
+    around_the_clock: bool = Field(
+        default=False, description="The running step counts wall-clock time (emergencies)."
+    )
     classify_due_at: datetime | None
     accept_due_at: datetime | None
     process_due_at: datetime | None

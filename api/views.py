@@ -116,6 +116,7 @@ def reflection_views(
             "deadlines": Deadlines(
                 step=step.value if (step := step_of(r)) else None,
                 remaining_minutes=remaining_minutes(r, now),
+                around_the_clock=r.step_around_the_clock,
                 classify_due_at=r.classify_due_at,
                 accept_due_at=r.accept_due_at,
                 process_due_at=r.process_due_at,

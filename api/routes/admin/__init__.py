@@ -1,5 +1,5 @@
 """System administration (DESIGN.md §3): units, categories, policies, routing, users, API keys,
-the notification outbox.
+the notification outbox, canned texts.
 
 Every route here needs the admin role; the check sits on the router so no route can miss it.
 """
@@ -7,7 +7,17 @@ Every route here needs the admin role; the check sits on the router so no route 
 from fastapi import APIRouter, Depends
 
 from api.deps import require_role
-from api.routes.admin import api_keys, areas, categories, outbox, policies, routing, units, users
+from api.routes.admin import (
+    api_keys,
+    areas,
+    canned_texts,
+    categories,
+    outbox,
+    policies,
+    routing,
+    units,
+    users,
+)
 from api.routes.admin.common import PROBLEM_RESPONSES
 from reflections.models.enums import Role
 
@@ -16,5 +26,5 @@ router = APIRouter(
     dependencies=[Depends(require_role(Role.ADMIN))],
     responses=PROBLEM_RESPONSES,
 )
-for module in (areas, units, categories, policies, routing, users, api_keys, outbox):
+for module in (areas, units, categories, policies, routing, users, api_keys, outbox, canned_texts):
     router.include_router(module.router)
