@@ -8,7 +8,7 @@ to them by searching for the tag.
 import uuid
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.lifecycle import worklists
@@ -126,8 +126,8 @@ def test_total_pages_and_the_next_item(session: Session) -> None:
     assert beyond.number == 3 and [r.tracking_code for r in beyond.items] == made[4:]
 
     ids = {
-        r.tracking_code: r.id
-        for r in session.exec(select(Reflection).where(Reflection.description.contains(tag)))  # type: ignore[attr-defined]
+        r.tracking_code: r.id or 0
+        for r in session.exec(select(Reflection).where(col(Reflection.description).contains(tag)))
     }
     following = [worklists.next_in_order(session, statement, ordering, ids[c]) for c in made]
     assert following == [*made[1:], made[0]]  # the last one wraps round to the first

@@ -43,13 +43,10 @@ def _hours_minutes(minutes: int, t: Translator, key: str) -> str:
     return t(key, hours=hours, minutes=mins)
 
 
-def time_left(
-    minutes: int | None, around_the_clock: bool, due: str, t: Translator
-) -> str:
-    """"còn 5 ngày làm việc (hạn 14/12/2026 09:51)", or "quá hạn …" when negative."""
+def time_left(minutes: int | None, around_the_clock: bool, due: str, t: Translator) -> str:
+    """ "còn 5 ngày làm việc (hạn 14/12/2026 09:51)", or "quá hạn …" when negative."""
     if minutes is None:
         return ""
     span = (clock_time if around_the_clock else working_time)(abs(minutes), t)
     key = "time.overdue" if minutes < 0 else "time.remaining"
     return t(key, time=span, due=due) if due else t(f"{key}_no_date", time=span)
-

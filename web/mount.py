@@ -6,7 +6,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from web import errors
-from web.routes import audit, citizen, console, console_actions, console_reflection, home, public
+from web.routes import (
+    admin_canned,
+    audit,
+    citizen,
+    console,
+    console_actions,
+    console_queue,
+    console_reflection,
+    home,
+    public,
+)
 from web.session import renew_staff_cookie
 
 STATIC = Path(__file__).parent / "static"
@@ -16,5 +26,6 @@ def install(app: FastAPI) -> None:
     errors.install(app)
     app.middleware("http")(renew_staff_cookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (home, citizen, console, console_reflection, console_actions, audit, public):
+    modules = (home, citizen, console_queue, console, console_reflection, console_actions)
+    for module in (*modules, admin_canned, audit, public):
         app.include_router(module.router)

@@ -79,7 +79,9 @@ def _returned() -> ColumnElement[bool]:
     )
 
 
-def _text(text: str) -> ColumnElement[bool]:
+def text_clause(text: str, by_phone: bool = True) -> ColumnElement[bool]:
+    """Words of the description or address, a tracking code, or (``by_phone``: for IOC staff,
+    who may know the reporter) the reporter's phone number in any usual form."""
     words = text.strip()
     pattern = f"%{words.lower()}%"
     found = [
@@ -87,10 +89,10 @@ def _text(text: str) -> ColumnElement[bool]:
         func.lower(col(Reflection.address)).like(pattern),
         col(Reflection.tracking_code) == words.upper(),
     ]
-    phone = _phone(words)
-    if phone is not None:  # a caller asking about "my report": coordinators search by phone
-        by_phone = select(Reporter.id).where(Reporter.phone_e164 == phone)
-        found.append(col(Reflection.reporter_id).in_(by_phone))
+    phone = _phone(words) if by_phone else None
+    if phone is not None:  # a caller asking about "my report"
+        reporters = select(Reporter.id).where(Reporter.phone_e164 == phone)
+        found.append(col(Reflection.reporter_id).in_(reporters))
     return or_(*found)
 
 
@@ -142,7 +144,7 @@ def coordinator_queue(filters: QueueFilters) -> SelectOfScalar[Reflection]:
     if filters.returned:
         statement = statement.where(_returned())
     if filters.text and filters.text.strip():
-        statement = statement.where(_text(filters.text))
+        statement = statement.where(text_clause(filters.text))
     return statement
 
 
