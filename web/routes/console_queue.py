@@ -100,8 +100,6 @@ def _unit_names(session: Session, events: Any, english: bool) -> dict[int, Handl
 
 # -- several rows at once --------------------------------------------------------------------
 
-Codes = Annotated[list[str], Form(max_length=PAGE_SIZE)]
-
 
 @router.post("/console/queue/bulk", dependencies=[CsrfChecked])
 def bulk(
@@ -120,8 +118,8 @@ def bulk(
     chosen = _selected(selected or [])
     back = f"/console/queue?{queue}" if queue else "/console/queue"
     if bulk_action == "merge":
-        done, failed = _merge_all(session, caller, chosen, into.strip().upper())
-        message = done_query("bulk_merge", into.strip().upper() or "", n=len(done))
+        kept, done, failed = _merge_all(session, caller, chosen, into.strip().upper())
+        message = done_query("bulk_merge", kept, n=len(done))
     elif bulk_action == "assign":
         done, failed = _assign_all(session, caller, chosen, handling_unit, category)
         message = done_query("bulk_assign", "", n=len(done), unit=handling_unit)
@@ -157,7 +155,9 @@ def _why(error: Exception) -> str:
 
 def _merge_all(
     session: Session, caller: Caller, chosen: list[tuple[str, int | None]], into: str
-) -> tuple[list[str], Failures]:
+) -> tuple[str, list[str], Failures]:
+    """Merge every chosen row into ``into`` (the oldest chosen, if empty); returns the kept
+    one's code, those merged, and those not."""
     rows = [(code, version, _find(session, code)) for code, version in chosen]
     found = [(code, version, r) for code, version, r in rows if r is not None]
     if not into and found:
@@ -175,7 +175,7 @@ def _merge_all(
         except (DomainError, GuardFailed) as error:
             session.rollback()
             failed.append((code, _why(error)))
-    return done, failed
+    return into, done, failed
 
 
 def _assign_all(
