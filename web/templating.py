@@ -16,6 +16,7 @@ from reflections.organisation.names import short_name
 from reflections.platform.settings import get_settings
 from web.durations import time_left
 from web.i18n import Translator, language_of
+from web.local_dates import month_text
 from web.session import CSRF_COOKIE, LANGUAGE_COOKIE, cookie_options, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,6 +32,7 @@ def templates() -> Jinja2Templates:
     environment.env.filters["short_unit"] = short_unit
     environment.env.filters["short_name"] = short_name
     environment.env.filters["phone_display"] = phone_display
+    environment.env.filters["month_text"] = month_text
     environment.env.globals["time_left"] = step_time_left
     return environment
 

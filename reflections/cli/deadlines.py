@@ -4,7 +4,14 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from reflections.cli.common import AtOption, console, instant_or_now, open_session
+from reflections.cli.common import (
+    AtOption,
+    ProgressOption,
+    console,
+    instant_or_now,
+    open_session,
+    progress_bar,
+)
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 
@@ -12,13 +19,17 @@ sla_app = typer.Typer(help="Deadlines: drills and manual runs of the sweeps.", n
 
 
 @sla_app.command("sweep")
-def sla_sweep(at: AtOption = None) -> None:
+def sla_sweep(at: AtOption = None, progress: ProgressOption = None) -> None:
     """Remind and escalate what is due, as of now or of --at (a drill)."""
     from reflections.lifecycle.sla import sweep
 
     instant = instant_or_now(at)
-    with open_session() as session, clock.frozen_at(instant):
-        report = sweep(session, instant)
+    with (
+        open_session() as session,
+        clock.frozen_at(instant),
+        progress_bar("Sweeping due reflections", progress) as tell,
+    ):
+        report = sweep(session, instant, progress=tell)
     local = ZoneInfo(get_settings().time_zone)
     console.print(f"sweep as of {instant.astimezone(local):%Y-%m-%d %H:%M %Z}")
     for reminder in report.reminders:

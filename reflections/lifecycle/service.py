@@ -66,6 +66,10 @@ class EventInput:
 # What the pure machine is given; photos and the original of a duplicate are the service's.
 _EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name not in ("photos", "duplicate_of_id")]
 NOTIFY_COORDINATORS = "coordinators"
+# What a merged citizen is told, in the service's language (their message names the original
+# in their own language too).
+DUPLICATE_REASON = "Trùng với phản ánh {code}"
+DUPLICATE_NOTE = "trùng với phản ánh {code}"
 
 
 def apply_event(
@@ -392,9 +396,9 @@ def _with_duplicate_reason(
     code = original.tracking_code
     reason = (data.reason or "").strip()
     if not reason:
-        reason = f"duplicate of {code}"
+        reason = DUPLICATE_REASON.format(code=code)
     elif code not in reason:  # the citizen must learn where to follow their report
-        reason = f"{reason} (duplicate of {code})"
+        reason = f"{reason} ({DUPLICATE_NOTE.format(code=code)})"
     return replace(data, reason=reason)
 
 

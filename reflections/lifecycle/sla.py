@@ -6,6 +6,7 @@ change goes through the one lifecycle service with the version it read, so a ref
 changed meanwhile is skipped, never acted on twice.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -64,19 +65,34 @@ def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, 
     return [(row[0], row[1]) for row in claimed]
 
 
-def sweep(session: Session, now: datetime, batch_size: int = 200) -> SweepReport:
-    """Remind at 75% of a step, escalate at 100% and every further 50%, each exactly once."""
+def sweep(
+    session: Session,
+    now: datetime,
+    batch_size: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepReport:
+    """Remind at 75% of a step, escalate at 100% and every further 50%, each exactly once.
+    ``progress`` is told (done, claimed) after each reflection (a terminal's progress bar)."""
     report = SweepReport([], [])
-    for reflection_id, version in _claim(session, now, batch_size):
-        session.expire_all()
-        reflection = session.get(Reflection, reflection_id)
-        if reflection is None or reflection.version != version:
-            continue  # someone acted on it meanwhile; its new marks are already set
-        try:
-            _act_on(session, reflection, now, report)
-        except (Conflict, EventNotAllowed):
-            session.rollback()  # changed under us: the next sweep looks again
+    claimed = _claim(session, now, batch_size)
+    for done, (reflection_id, version) in enumerate(claimed, start=1):
+        _sweep_one(session, reflection_id, version, now, report)
+        if progress is not None:
+            progress(done, len(claimed))
     return report
+
+
+def _sweep_one(
+    session: Session, reflection_id: int, version: int, now: datetime, report: SweepReport
+) -> None:
+    session.expire_all()
+    reflection = session.get(Reflection, reflection_id)
+    if reflection is None or reflection.version != version:
+        return  # someone acted on it meanwhile; its new marks are already set
+    try:
+        _act_on(session, reflection, now, report)
+    except (Conflict, EventNotAllowed):
+        session.rollback()  # changed under us: the next sweep looks again
 
 
 def _act_on(session: Session, reflection: Reflection, now: datetime, report: SweepReport) -> None:
