@@ -62,7 +62,7 @@ def test_vietnamese_content_and_values() -> None:
     msg = render("assigned", "vi", context(MessageKind.ASSIGNED))
     assert msg.subject == "[HUE-0042] Phản ánh đã được chuyển đơn vị xử lý"
     assert "Phường Phú Hội" in msg.sms and "Phường Phú Hội" in msg.text
-    assert msg.text.startswith("Kính gửi Quý công dân,")
+    assert msg.text.startswith("Chào bạn,")  # citizens are "bạn" on pages, SMS and email
     rejected = render("rejected", "en", context(MessageKind.REJECTED, reason="Duplicate"))
     assert "Reason: Duplicate" in rejected.text
 
