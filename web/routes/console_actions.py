@@ -155,8 +155,10 @@ def _after(
 ) -> str:
     """Where the browser goes next, ending in ``?`` or ``&`` for the done message."""
     session.expire_all()
-    if successor is not None and queue is not None and action in NEXT_AFTER:
-        return f"/console/reflections/{successor}?{forms_query(queue)}"
+    if queue is not None and action in NEXT_AFTER:  # on to the next item, or the list's end
+        if successor is not None:
+            return f"/console/reflections/{successor}?{forms_query(queue)}"
+        return f"/console/queue?{queue}&" if queue else "/console/queue?"
     if back is not None:
         return back + ("&" if "?" in back else "?")
     stored = session.get(Reflection, reflection.id)
