@@ -12,9 +12,6 @@ from zoneinfo import ZoneInfo
 from reflections.errors import InvalidInput
 from reflections.platform.settings import get_settings
 
-DAY_PATTERN = r"\d{1,2}/\d{1,2}/\d{4}"
-CLOCK_PATTERN = r"([01]?\d|2[0-3])[:hH.][0-5]\d"
-MONTH_PATTERN = r"\d{1,2}/\d{4}|\d{4}-\d{2}"
 _DAY = re.compile(r"\s*(\d{1,2})\s*[/.\-]\s*(\d{1,2})\s*[/.\-]\s*(\d{4})\s*")
 _CLOCK = re.compile(r"\s*(\d{1,2})\s*[:hH.]\s*(\d{2})\s*")
 _MONTH = re.compile(r"\s*(?:(\d{1,2})\s*/\s*(\d{4})|(\d{4})-(\d{2}))\s*")
@@ -70,16 +67,3 @@ def local_instant(day: date, at: time | None, field: str) -> datetime:
         return datetime.combine(day, at or END_OF_DAY, tzinfo=zone).astimezone(UTC)
     except OverflowError:
         raise InvalidInput(field, "is out of range", "invalid_day") from None
-
-
-def day_text(value: datetime | None) -> str:
-    """The local day of an instant as the form shows it back: ``14/12/2026``."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(get_settings().time_zone)).strftime("%d/%m/%Y")
-
-
-def clock_text(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(get_settings().time_zone)).strftime("%H:%M")

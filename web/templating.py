@@ -27,7 +27,6 @@ VIETNAM_CODE = 84
 def templates() -> Jinja2Templates:
     environment = Jinja2Templates(directory=TEMPLATES)
     environment.env.filters["local"] = local_time
-    environment.env.filters["duration"] = duration
     environment.env.filters["local_offset"] = local_with_offset
     environment.env.filters["short_unit"] = short_unit
     environment.env.filters["short_name"] = short_name
@@ -79,20 +78,6 @@ def step_time_left(view: ReflectionView, t: Translator) -> str:
     step = deadlines.step
     due = getattr(deadlines, f"{step}_due_at", None) if step else None
     return time_left(deadlines.remaining_minutes, deadlines.around_the_clock, local_time(due), t)
-
-
-def duration(minutes: int | None, t: Translator) -> str:
-    """Working minutes as days, hours and minutes, with 'overdue' when negative."""
-    if minutes is None:
-        return ""
-    left = abs(minutes)
-    hours, mins = divmod(left, 60)
-    text = (
-        t("time.hours_minutes", hours=hours, minutes=mins)
-        if hours
-        else t("time.minutes", minutes=mins)
-    )
-    return t("time.overdue_by", time=text) if minutes < 0 else t("time.left", time=text)
 
 
 def translator(request: Request) -> Translator:

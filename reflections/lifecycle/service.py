@@ -5,33 +5,32 @@ new fields and exactly one history row, commit once. Any refusal leaves nothing 
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from reflections.actors import Actor
-from reflections.errors import Conflict, EventNotAllowed, Forbidden, InvalidInput, NotFound
+from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
 from reflections.lifecycle import attachments, history, step_records
 from reflections.lifecycle.attachments import Photo
+from reflections.lifecycle.checks import (
+    NOTIFY_COORDINATORS,
+    check_references,
+    with_duplicate_reason,
+)
 from reflections.lifecycle.permissions import check_may_fire
+from reflections.lifecycle.policy import allowed_now, available_events, position_of
 from reflections.messaging import outbox
 from reflections.models import (
-    AdministrativeUnit,
-    Category,
-    HandlingUnit,
     HistoryEvent,
-    Membership,
     Reflection,
-    User,
 )
 from reflections.models.enums import (
-    AssignmentStage,
     LifecycleEvent,
-    LifecycleState,
     Priority,
     Role,
 )
@@ -40,7 +39,7 @@ from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
 from reflections.timekeeping.deadlines import Step
 from reflections.timekeeping.policies import confirmation_window
-from statemachines import Position, allowed_events, fire
+from statemachines import fire
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,6 @@ class EventInput:
 
 # What the pure machine is given; photos and the original of a duplicate are the service's.
 _EVENT_FIELDS = [f.name for f in fields(EventInput) if f.name not in ("photos", "duplicate_of_id")]
-NOTIFY_COORDINATORS = "coordinators"
-# What a merged citizen is told, in the service's language (their message names the original
-# in their own language too).
-DUPLICATE_REASON = "Trùng với phản ánh {code}"
-DUPLICATE_NOTE = "trùng với phản ánh {code}"
 
 
 def apply_event(
@@ -128,13 +122,13 @@ def _apply(
             f"not {expected_version}; reload and retry"
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
-    _check_references(session, event, reflection, data, actor)
-    data = _with_duplicate_reason(session, event, reflection, data)
+    check_references(session, event, reflection, data, actor)
+    data = with_duplicate_reason(session, event, reflection, data)
     if data.photos and event is not LifecycleEvent.PROCESS:
         raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
     photos = attachments.check(data.photos)
     now = clock.now()
-    before = _position(reflection)
+    before = position_of(reflection)
     allowed = allowed_now(before)
     if event not in allowed:  # what the machine allows and the current policy does not hold back
         raise EventNotAllowed(event, before.state, before.stage, allowed)
@@ -171,16 +165,6 @@ def _apply(
     outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
     session.flush()
     return reflection
-
-
-def _position(reflection: Reflection) -> Position:
-    return Position(
-        state=reflection.state,
-        stage=reflection.assignment_stage,
-        extension_pending=reflection.extension_pending,
-        reopen_count=reflection.reopen_count,
-        confirm_due_at=reflection.confirm_due_at,
-    )
 
 
 def _target_unit(event: LifecycleEvent, data: EventInput) -> int | None:
@@ -328,125 +312,11 @@ def _grant_extension(reflection: Reflection, data: EventInput) -> dict[str, Any]
     }
 
 
-def _check_references(
-    session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput, actor: Actor
-) -> None:
-    """Refuse ids that point nowhere, before anything is written."""
-    if data.category_id is not None:
-        category = session.get(Category, data.category_id)
-        if category is None or not category.active:
-            raise InvalidInput("category_id", f"no active category {data.category_id}")
-    if data.administrative_unit_id is not None and not session.get(
-        AdministrativeUnit, data.administrative_unit_id
-    ):
-        raise InvalidInput(
-            "administrative_unit_id", f"no administrative unit {data.administrative_unit_id}"
-        )
-    for name in ("handling_unit_id", "suggested_unit_id"):
-        unit_id = getattr(data, name)
-        if unit_id is None:
-            continue
-        unit = session.get(HandlingUnit, unit_id)
-        if unit is None or not unit.active:
-            raise InvalidInput(name, f"no active handling unit {unit_id}")
-    if event is LifecycleEvent.TAKE:
-        _check_assignee(session, reflection, data.assignee_user_id)
-    if data.notify not in (None, NOTIFY_COORDINATORS):
-        raise InvalidInput("notify", f"is {NOTIFY_COORDINATORS!r} or nothing")
-    if event is LifecycleEvent.REASSIGN and data.handling_unit_id == reflection.handling_unit_id:
-        raise InvalidInput("handling_unit_id", "is already the handling unit")
-    if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
-        raise InvalidInput("rating", "is required when a citizen confirms")
-
-
-def _check_assignee(session: Session, reflection: Reflection, user_id: int | None) -> None:
-    """Who takes a task must be an active handler of the unit holding it."""
-    if user_id is None:
-        return  # the machine's guard names the missing field
-    user = session.get(User, user_id)
-    member = session.exec(
-        select(Membership.id).where(
-            Membership.user_id == user_id,
-            Membership.handling_unit_id == reflection.handling_unit_id,
-        )
-    ).first()
-    if user is None or user.disabled or user.role is not Role.HANDLER or member is None:
-        raise InvalidInput("assignee_user_id", "is not a handler of the unit holding the task")
-
-
-def _with_duplicate_reason(
-    session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput
-) -> EventInput:
-    """A merge is a reject naming the original (DESIGN.md §4, "duplicate of X"): check the
-    original, and make sure the reason the citizen is told names its tracking code."""
-    if data.duplicate_of_id is None:
-        return data
-    if event is not LifecycleEvent.REJECT:
-        raise InvalidInput("duplicate_of_id", f"comes only with {LifecycleEvent.REJECT}")
-    original = session.get(Reflection, data.duplicate_of_id)
-    if original is None:
-        raise InvalidInput("duplicate_of_id", f"no reflection {data.duplicate_of_id}")
-    if original.id == reflection.id:
-        raise InvalidInput("duplicate_of_id", "a reflection cannot duplicate itself")
-    if original.state is LifecycleState.REJECTED:
-        raise InvalidInput(
-            "duplicate_of_id",
-            f"{original.tracking_code} is rejected; merge into the reflection it stands for",
-        )
-    code = original.tracking_code
-    reason = (data.reason or "").strip()
-    if not reason:
-        reason = DUPLICATE_REASON.format(code=code)
-    elif code not in reason:  # the citizen must learn where to follow their report
-        reason = f"{reason} ({DUPLICATE_NOTE.format(code=code)})"
-    return replace(data, reason=reason)
-
-
-def available_events(
-    session: Session, actor: Actor, reflection: Reflection
-) -> list[LifecycleEvent]:
-    """The events this actor could fire now: allowed in the state, by the role and scope, and
-    with their state-dependent guards open (pending extension, reopen allowance)."""
-    position = _position(reflection)
-    events = []
-    for event in allowed_now(position):
-        try:
-            check_may_fire(session, actor, event, reflection)
-        except Forbidden:
-            continue
-        deciding = event in (LifecycleEvent.GRANT_EXTENSION, LifecycleEvent.DENY_EXTENSION)
-        if deciding and not position.extension_pending:
-            continue
-        if event is LifecycleEvent.REQUEST_EXTENSION and position.extension_pending:
-            continue
-        if event is LifecycleEvent.REOPEN and not _reopen_open(position):
-            continue
-        events.append(event)
-    return events
-
-
-def allowed_now(position: Position) -> list[LifecycleEvent]:
-    """The events the machine allows in this position, less those the current policy holds
-    back. The machine also replays stored histories, which may hold what policy now refuses,
-    so such rules live here rather than in the chart: an extension is requested (and so
-    decided) only once the unit has accepted the task; before that the acceptance deadline runs,
-    not the work's."""
-    events = allowed_events(position)
-    if position.stage is AssignmentStage.AWAITING_ACCEPTANCE:
-        events = [e for e in events if e not in _EXTENSION_EVENTS]
-    return events
-
-
-_EXTENSION_EVENTS = frozenset(
-    {
-        LifecycleEvent.REQUEST_EXTENSION,
-        LifecycleEvent.GRANT_EXTENSION,
-        LifecycleEvent.DENY_EXTENSION,
-    }
-)
-
-
-def _reopen_open(position: Position) -> bool:
-    due = position.confirm_due_at
-    within_window = due is None or clock.now() <= due
-    return within_window and position.reopen_count < get_settings().max_reopens
+__all__ = [
+    "NOTIFY_COORDINATORS",
+    "EventInput",
+    "allowed_now",
+    "apply_event",
+    "apply_events",
+    "available_events",
+]

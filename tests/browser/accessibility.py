@@ -108,3 +108,28 @@ def assert_accessible(page: Page) -> None:
     assert unlabelled_fields(page) == [], f"{page.url}: fields without a label"
     assert_no_serious_violations(page)  # before the keyboard walk moves the focus
     assert unreachable_by_keyboard(page) == [], f"{page.url}: actions out of keyboard reach"
+
+
+_RING = """() => {
+  const e = document.activeElement, s = getComputedStyle(e);
+  let p = e.parentElement, bg = 'rgba(0, 0, 0, 0)';
+  while (p && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) {
+    bg = getComputedStyle(p).backgroundColor; p = p.parentElement; }
+  return [s.outlineStyle, s.outlineWidth, s.outlineColor, bg];
+}"""
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(c) / 255 for c in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def focus_ring_contrast(page: Page) -> float:
+    """The contrast of the focused element's outline against what surrounds it (WCAG 1.4.11
+    asks 3:1); zero when there is no outline at all."""
+    style, width, ring, background = page.evaluate(_RING)
+    if style == "none" or width in ("0px", ""):
+        return 0.0
+    high, low = sorted((_luminance(ring), _luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)

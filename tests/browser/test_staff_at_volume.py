@@ -19,7 +19,11 @@ from sqlmodel import Session, select
 
 from reflections.models import AdministrativeUnit
 from tests.api_helpers import as_user, submit
-from tests.browser.accessibility import assert_accessible, assert_no_serious_violations
+from tests.browser.accessibility import (
+    assert_accessible,
+    assert_no_serious_violations,
+    focus_ring_contrast,
+)
 from tests.browser.conftest import SCREENSHOTS, Camera
 from tests.web.console_helpers import WARD, WARD_COMMITTEE, api, escalate, stored, unit_code
 
@@ -96,8 +100,10 @@ def test_a_coordinator_triages_ten_reflections_with_the_keyboard_only(
     camera.shoot(page, "coordinator-queue-searched")
     keyboard.press("Tab")  # the first Tab stop: straight to the list
     assert _focused(page, "data-skip-to") == "first-row"
+    assert focus_ring_contrast(page) >= 3
     keyboard.press("Enter")
     assert _focused(page, "data-reflection-link") == made[0]  # the first row, after one Tab
+    assert focus_ring_contrast(page) >= 3  # the focus ring stands out from the page
     keyboard.press("Enter")  # open it
     page.wait_for_load_state()
 
