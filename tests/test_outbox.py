@@ -40,6 +40,7 @@ from reflections.messaging.dispatcher import (
     dispatch,
     retry_dead,
 )
+from reflections.messaging.outbox import staff_recipients
 from reflections.models import (
     AdministrativeUnit,
     HandlingUnit,
@@ -199,7 +200,8 @@ def test_the_lifecycle_writes_the_citizens_and_staffs_messages(session: Session)
     # Accepting tells no one; the request goes to the coordinators, who decide on it.
     requested = _rows(session, reflection)[5:]
     coordinators = session.exec(select(User).where(User.role == Role.COORDINATOR)).all()
-    assert {row.recipient for row in requested} == {u.email for u in coordinators if u.email}
+    expected = {r.address for u in coordinators for r in staff_recipients(u)}  # their choices
+    assert expected and {row.recipient for row in requested} == expected
     assert {row.kind for row in requested} == {"extension_requested"}
     assert requested[0].context["reason"] == "chờ xe cẩu"
     assert requested[0].context["requested_due_at"] != "—"

@@ -15,6 +15,7 @@ from reflections.actors import Actor
 from reflections.errors import EventNotAllowed, Forbidden, InvalidInput
 from reflections.lifecycle.history import timeline
 from reflections.lifecycle.service import EventInput, apply_event, apply_events
+from reflections.messaging.outbox import staff_recipients
 from reflections.models import (
     AdministrativeUnit,
     HandlingUnit,
@@ -107,7 +108,8 @@ def test_a_supervisors_reminder_note_reaches_the_coordinators(session: Session) 
         .order_by(col(OutboxMessage.id))
     ).all()[before:]
     coordinators = session.exec(select(User).where(User.role == Role.COORDINATOR)).all()
-    assert {m.recipient for m in told} == {u.email for u in coordinators if u.email}
+    expected = {r.address for u in coordinators for r in staff_recipients(u)}  # their choices
+    assert expected and {m.recipient for m in told} == expected
     assert {m.kind for m in told} == {"staff_note"}
     assert told[0].context["note"] == "Đề nghị phân loại ngay trong sáng nay"
 
