@@ -43,6 +43,7 @@ class MessageKind(StrEnum):
     DAILY_DIGEST = "daily_digest"
     EXTENSION_REQUESTED = "extension_requested"  # to the coordinators, who decide
     STAFF_NOTE = "staff_note"  # a note that asks the coordinators to act
+    COORDINATOR_DIGEST = "coordinator_digest"  # results to review, extensions to decide
 
 
 @dataclass(frozen=True, slots=True)

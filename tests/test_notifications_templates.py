@@ -33,6 +33,12 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
         "reason": "Chờ vật tư",
     },
     MessageKind.STAFF_NOTE: {"title": "Ổ gà", "due_at": "x", "note": "Đề nghị phân loại gấp"},
+    MessageKind.COORDINATOR_DIGEST: {
+        "coordinator_name": "Chị Mai",
+        "digest_date": "24/11/2026",
+        "results": [],
+        "extensions": [],
+    },
 }
 
 
@@ -54,7 +60,7 @@ def test_every_kind_renders_every_part(kind: MessageKind, language: str) -> None
     assert msg.html.startswith("<!DOCTYPE html>") and f'lang="{language}"' in msg.html
     assert 'href="https://hue.example/r/42"' in msg.html
     assert "https://hue.example/r/42" in msg.text
-    if kind is not MessageKind.DAILY_DIGEST:
+    if kind not in (MessageKind.DAILY_DIGEST, MessageKind.COORDINATOR_DIGEST):
         assert "HUE-0042" in msg.sms and "HUE-0042" in msg.subject and "HUE-0042" in msg.text
 
 

@@ -310,3 +310,23 @@ def test_the_citizen_never_reads_notes_or_takes(client: TestClient) -> None:
     citizen_view = client.get(f"/api/v1/reflections/{code}", headers=as_citizen(key)).json()
     assert "assignee" not in citizen_view
     assert "0905 000 111" not in str(seen) and "bức xúc" not in str(citizen_view)
+
+
+def test_the_coordinators_hear_each_morning_what_waits_for_them(session: Session) -> None:
+    """Results they may send back and requests to decide: one message a day, not one each."""
+    from reflections.messaging.digest import coordinator_work, enqueue_coordinator_digests
+
+    r = refs(session)
+    processed = reflection_at(session, "processed", r)
+    requested = fire(session, reflection_at(session, "in_progress", r), E.REQUEST_EXTENSION, r)
+    results, extensions = coordinator_work(session)
+    assert processed.tracking_code in [t.tracking_code for t in results]
+    assert requested.tracking_code in [t.tracking_code for t in extensions]
+    morning = clock.now() + timedelta(days=400)  # a day no other test writes a digest for
+    written = enqueue_coordinator_digests(session, morning)
+    coordinators = session.exec(select(User).where(User.role == Role.COORDINATOR)).all()
+    expected = {r.address for u in coordinators for r in staff_recipients(u)}
+    assert {m.recipient for m in written} == expected and written
+    listed = [task["tracking_code"] for task in written[0].context["results"]]
+    assert processed.tracking_code in listed
+    assert enqueue_coordinator_digests(session, morning) == []  # once a day
