@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
@@ -144,6 +145,9 @@ def _apply(
         reflection.extension_pending = after.extension_pending
         reflection.reopen_count = after.reopen_count
         reflection.updated_at = now
+        # One UPDATE per event even when nothing else changes (a note, under a drill's frozen
+        # clock): it moves the version, which numbers the history row.
+        flag_modified(reflection, "updated_at")
     session.flush()  # the version check: a concurrent winner makes this raise StaleDataError
     row = HistoryEvent(
         reflection_id=reflection_id,

@@ -283,7 +283,7 @@ def supervisor_escalations(session: Session, actor: Actor) -> SelectOfScalar[Ref
         col(Reflection.escalated_at).is_not(None),
         or_(
             col(Reflection.step_started_at).is_(None),
-            col(Reflection.escalated_at) >= col(Reflection.step_started_at),
+            col(Reflection.escalated_at) > col(Reflection.step_started_at),
         ),
     )
     ours = [col(Reflection.escalated_to_id).in_(actor.administrative_unit_ids)]
