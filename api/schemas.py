@@ -36,6 +36,9 @@ class Deadlines(BaseModel):
         description="Working minutes left in the running step (wall-clock for emergencies); "
         "negative when overdue."
     )
+    around_the_clock: bool = Field(
+        default=False, description="The running step counts wall-clock time (emergencies)."
+    )
     classify_due_at: datetime | None
     accept_due_at: datetime | None
     process_due_at: datetime | None
@@ -82,6 +85,10 @@ class ReflectionView(BaseModel):
     allowed_events: list[LifecycleEvent] = Field(description="What the caller may do now.")
     reporter: ReporterView | None = Field(
         default=None, description="Only in coordinators', admins' and auditors' views."
+    )
+    assignee: str | None = Field(
+        default=None,
+        description="Staff views only: the username of the unit's handler who took the task.",
     )
 
 

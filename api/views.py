@@ -20,6 +20,7 @@ from reflections.models import (
     HandlingUnit,
     Reflection,
     Reporter,
+    User,
 )
 from reflections.models.enums import Role
 from reflections.organisation.visibility import IdentityView, identity_view, mask_contact, mask_name
@@ -79,6 +80,8 @@ def reflection_views(
         if identity is not IdentityView.NONE
         else {}
     )
+    staff = actor.role is not Role.CITIZEN
+    assignees = _by_id(session, User, {r.assignee_id for r in reflections}) if staff else {}
     photos: dict[int, list[str]] = {}
     ids = [r.id for r in reflections]
     for reflection_id, sha in session.exec(
@@ -113,6 +116,7 @@ def reflection_views(
             "deadlines": Deadlines(
                 step=step.value if (step := step_of(r)) else None,
                 remaining_minutes=remaining_minutes(session, r, now),
+                around_the_clock=r.step_around_the_clock,
                 classify_due_at=r.classify_due_at,
                 accept_due_at=r.accept_due_at,
                 process_due_at=r.process_due_at,
@@ -133,6 +137,9 @@ def reflection_views(
         }
         if identity is not IdentityView.NONE:
             fields["reporter"] = _reporter(reporters.get(r.reporter_id or 0), identity)
+        if staff:
+            assignee = assignees.get(r.assignee_id or 0)
+            fields["assignee"] = assignee.username if assignee else None
         views.append(ReflectionView.model_validate(fields))
     if identity is IdentityView.FULL:  # reporters shown unmasked: one logged read each
         shown = [r.id for r in reflections if r.id is not None and r.reporter_id in reporters]

@@ -510,7 +510,7 @@ def op_export(url: str, params: dict[str, Any]) -> dict[str, Any]:
             session, params["period"], params["format"], params["batch_size"]
         )
         for chunk in chunks:
-            data = chunk.encode()  # what the API and the CLI send
+            data = chunk  # what the API and the CLI send
             size += len(data)
             lines += data.count(b"\n")
     header = 1 if params["format"] is ExportFormat.CSV else 0

@@ -1,7 +1,7 @@
 """The morning digests (DESIGN.md §6), daily at 07:00 Hue time: each handler's open tasks,
-oldest first, written to the outbox (once per handler and day) for the dispatcher to send and
-summarised in the flow run's log; and the admins' digest of escalations and emergencies that
-reached nobody."""
+oldest first, the coordinators' decisions waiting (results to review, extension requests),
+written to the outbox (once per person and day) for the dispatcher to send and summarised in
+the flow run's log; and the admins' digest of escalations and emergencies that reached nobody."""
 
 import asyncio
 from datetime import datetime
@@ -17,6 +17,7 @@ def _collect(now: datetime, drill: bool) -> tuple[dict[str, list[digest.Task]], 
     with domain_session(now, drill) as session:
         tasks = digest.open_tasks_by_handler(session)
         written = digest.enqueue_daily_digests(session, now)
+        written += digest.enqueue_coordinator_digests(session, now)
         warnings = len(admin_digest.pending_warnings(session))
         admin_digest.enqueue_admin_digest(session, now)
         return tasks, len(written), warnings

@@ -43,6 +43,9 @@ class MessageKind(StrEnum):
     EMERGENCY_RECEIVED = "emergency_received"  # to the IOC duty, at any hour
     DAILY_DIGEST = "daily_digest"
     ADMIN_DIGEST = "admin_digest"  # escalations and emergencies nobody could be told of
+    EXTENSION_REQUESTED = "extension_requested"  # to the coordinators, who decide
+    STAFF_NOTE = "staff_note"  # a note that asks the coordinators to act
+    COORDINATOR_DIGEST = "coordinator_digest"  # results to review, extensions to decide
 
 
 @dataclass(frozen=True, slots=True)

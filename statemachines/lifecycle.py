@@ -50,6 +50,8 @@ class LifecycleEvent(StrEnum):
     REOPEN = "reopen"
     REMIND = "remind"
     ESCALATE = "escalate"
+    NOTE = "note"  # an internal note between staff: never shown to the citizen
+    TAKE = "take"  # a handler takes the task within the unit (personal assignment)
 
 
 FINAL_STATES = frozenset({LifecycleState.CONFIRMED, LifecycleState.REJECTED})
@@ -176,6 +178,17 @@ class ReflectionLifecycle(StateChart[_Model]):
         | in_progress.to.itself(internal=True)
         | processed.to.itself(internal=True)
     )
+    # Changes to a reflection that move no state, kept in the chained history like the rest.
+    note = (
+        received.to.itself(internal=True, validators="needs_reason")
+        | classified.to.itself(internal=True, validators="needs_reason")
+        | awaiting_acceptance.to.itself(internal=True, validators="needs_reason")
+        | in_progress.to.itself(internal=True, validators="needs_reason")
+        | processed.to.itself(internal=True, validators="needs_reason")
+    )
+    take = awaiting_acceptance.to.itself(
+        internal=True, validators="needs_assignee"
+    ) | in_progress.to.itself(internal=True, validators="needs_assignee")
 
     # -- guards ---------------------------------------------------------------------------
     def needs_classification(
@@ -195,6 +208,9 @@ class ReflectionLifecycle(StateChart[_Model]):
 
     def needs_unit(self, event: str, handling_unit_id: Any = None, **_: Any) -> None:
         _require(event, "handling_unit_id", handling_unit_id)
+
+    def needs_assignee(self, event: str, assignee_user_id: Any = None, **_: Any) -> None:
+        _require(event, "assignee_user_id", assignee_user_id)
 
     def needs_extension_request(
         self,

@@ -8,7 +8,14 @@ from sqlmodel import Session, col, select
 from reflections.actors import Actor
 from reflections.lifecycle.intake import Submission, submit
 from reflections.lifecycle.service import EventInput, apply_event
-from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
+from reflections.models import (
+    AdministrativeUnit,
+    Category,
+    HandlingUnit,
+    Membership,
+    Reflection,
+    User,
+)
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.platform import clock
 from statemachines import AssignmentStage, LifecycleState
@@ -77,12 +84,33 @@ def full_input(event: LifecycleEvent, r: Refs, reflection: Reflection) -> EventI
         E.SEND_BACK: EventInput(reason="chưa xử lý dứt điểm"),
         E.CONFIRM: EventInput(rating=5, comment="Cảm ơn"),
         E.REOPEN: EventInput(reason="đèn lại hỏng"),
+        E.NOTE: EventInput(reason="Đã gọi điện cho tổ trưởng dân phố"),
     }.get(event, EventInput())
+
+
+def unit_handler(session: Session, unit_id: int) -> User:
+    """A handler of the unit (made once per unit), for events that name a person."""
+    username = f"handler.unit{unit_id}"
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        user = User(
+            username=username,
+            full_name=f"Cán bộ đơn vị {unit_id}",
+            role=Role.HANDLER,
+            password_hash="-",
+            created_at=clock.now(),
+        )
+        session.add(user)
+        session.flush()
+        assert user.id is not None
+        session.add(Membership(user_id=user.id, handling_unit_id=unit_id))
+        session.commit()
+    return user
 
 
 def actor_for(event: LifecycleEvent, reflection: Reflection) -> Actor:
     """Someone whose role and scope allow the event on this reflection."""
-    if event in (E.ACCEPT, E.RETURN, E.REQUEST_EXTENSION, E.PROCESS):
+    if event in (E.ACCEPT, E.RETURN, E.REQUEST_EXTENSION, E.PROCESS, E.TAKE):
         if reflection.handling_unit_id is None:
             return Actor(Role.HANDLER)
         return handler_of(reflection)
@@ -95,13 +123,10 @@ def actor_for(event: LifecycleEvent, reflection: Reflection) -> Actor:
 
 def fire(session: Session, reflection: Reflection, event: LifecycleEvent, r: Refs) -> Reflection:
     assert reflection.id is not None
-    return apply_event(
-        session,
-        reflection.id,
-        event,
-        actor_for(event, reflection),
-        full_input(event, r, reflection),
-    )
+    data = full_input(event, r, reflection)
+    if event is E.TAKE and reflection.handling_unit_id is not None:
+        data = EventInput(assignee_user_id=unit_handler(session, reflection.handling_unit_id).id)
+    return apply_event(session, reflection.id, event, actor_for(event, reflection), data)
 
 
 # The path from submission to each machine state.

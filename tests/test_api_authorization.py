@@ -64,6 +64,12 @@ ACTIONS: dict[str, tuple[list[str], dict[str, Any], set[str]]] = {
     "confirm": (["classify", "assign", "accept", "process"], {"rating": 5}, {"citizen"}),
     "reopen": (["classify", "assign", "accept", "process"], {"reason": "còn hỏng"}, {"citizen"}),
     "escalate": (["classify", "assign", "accept"], {}, {"supervisor.ioc", "supervisor.phuxuan"}),
+    "notes": (
+        ["classify", "assign"],
+        {"text": "Đã liên hệ tổ dân phố"},
+        {"coordinator", "handler.phuxuan", "supervisor.ioc", "supervisor.phuxuan"},
+    ),
+    "take": (["classify", "assign"], {}, {"handler.phuxuan"}),
 }
 WHO_DRIVES = {
     "classify": "coordinator",

@@ -76,7 +76,7 @@ def test_event_not_allowed_names_state_and_allowed_events(client: TestClient) ->
     )
     body = assert_problem(response, 409)
     assert body["state"] == "received"
-    assert body["allowed_events"] == ["classify", "reject", "remind", "escalate"]
+    assert body["allowed_events"] == ["classify", "reject", "remind", "escalate", "note"]
     assert "received" in str(body["detail"])
 
 

@@ -38,7 +38,7 @@ def test_full_lifecycle_by_every_role(client: TestClient) -> None:
     assert code in [item["tracking_code"] for item in queue["items"]]
 
     seen = client.get(f"/api/v1/reflections/{code}", headers=coordinator).json()
-    assert seen["allowed_events"] == ["classify", "reject"]
+    assert seen["allowed_events"] == ["classify", "reject", "note"]
     act(
         client,
         code,
@@ -53,7 +53,8 @@ def test_full_lifecycle_by_every_role(client: TestClient) -> None:
 
     inbox = client.get("/api/v1/inbox/handler?limit=200", headers=handler).json()
     mine = next(item for item in inbox["items"] if item["tracking_code"] == code)
-    assert mine["allowed_events"] == ["accept", "return", "request_extension"]
+    # No extension before the unit accepts: only the acceptance deadline runs then.
+    assert mine["allowed_events"] == ["accept", "return", "note", "take"]
     act(client, code, "accept", handler)
 
     later = (datetime.now(UTC) + timedelta(days=10)).isoformat()

@@ -457,6 +457,10 @@ def test_cli_audit_anchor_and_verify(configured: World) -> None:
     clean = runner.invoke(cli, ["audit", "verify"])
     assert clean.exit_code == 0, clean.output
     assert clean.output.strip() == f"chain intact: 3 reflections, {ROWS} rows, 1 anchors"
+    # On a terminal (here asked for) a progress bar counts the timelines, on stderr only.
+    shown = runner.invoke(cli, ["audit", "verify", "--progress"])
+    assert shown.exit_code == 0 and "Checking timelines" in shown.stderr
+    assert "3/3" in shown.stderr and "Checking" not in shown.stdout
 
     target = configured.row("rejected", 2)
     tamper(configured.url, "UPDATE history_events SET reason = 'spam' WHERE id = :id", id=target.id)
@@ -599,3 +603,12 @@ def test_the_api_names_the_first_broken_link(client: TestClient, configured: Wor
     assert timeline["chain"]["intact"] is False
     assert timeline["chain"]["problem"]["kind"] == "row_missing"
     assert (timeline["chain"]["rows"], timeline["chain"]["anchored_rows"]) == (5, 5)
+
+
+def test_cli_sweep_shows_its_progress(configured: World) -> None:
+    """A drill far ahead: every open reflection of this world is due; the bar counts them."""
+    at = (clock.now() + timedelta(days=30)).isoformat()
+    swept = CliRunner().invoke(cli, ["sla", "sweep", "--at", at, "--progress"])
+    assert swept.exit_code == 0, swept.output
+    assert "Sweeping due reflections" in swept.stderr and "Sweeping" not in swept.stdout
+    assert "reminded" in swept.stdout and "escalated" in swept.stdout

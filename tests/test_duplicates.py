@@ -278,7 +278,7 @@ def test_merge_rejects_the_duplicate_naming_the_original(session: Session) -> No
     merged = merge(session, duplicate.id, original.tracking_code.lower(), COORDINATOR, None, 1)
     assert merged.version == 2
     assert merged.state is LifecycleState.REJECTED
-    assert merged.rejection_reason == f"duplicate of {original.tracking_code}"
+    assert merged.rejection_reason == f"Trùng với phản ánh {original.tracking_code}"
 
     rows = timeline(session, duplicate.id)
     last = rows[-1]
@@ -305,7 +305,9 @@ def test_a_given_reason_gets_the_originals_code(session: Session) -> None:
     duplicate = _report(session, hint, lat=HUE[0], lon=HUE[1])
     assert duplicate.id is not None and original.id is not None
     merged = merge(session, duplicate.id, original.id, COORDINATOR, "Trùng phản ánh")
-    assert merged.rejection_reason == f"Trùng phản ánh (duplicate of {original.tracking_code})"
+    assert (
+        merged.rejection_reason == f"Trùng phản ánh (trùng với phản ánh {original.tracking_code})"
+    )
 
     again = _report(session, hint)
     assert again.id is not None
@@ -421,7 +423,7 @@ def test_api_merge(client: TestClient, session: Session) -> None:
     merged = response.json()
     assert response.headers["ETag"] == f'"{merged["version"]}"' == '"2"'
     assert merged["state"] == "rejected"
-    assert merged["rejection_reason"] == f"duplicate of {original}"
+    assert merged["rejection_reason"] == f"Trùng với phản ánh {original}"
     history = client.get(f"/api/v1/reflections/{duplicate}/history", headers=coordinator).json()
     assert history[-1]["event"] == "reject"
     assert history[-1]["payload"] == {"duplicate_of": original}

@@ -15,6 +15,9 @@ EVENTS = [event for event in LifecycleEvent if event is not E.SUBMIT]
 # (machine state, event) -> machine state after it. Anything absent must be refused.
 ALLOWED: dict[tuple[str, LifecycleEvent], str] = {
     ("received", E.CLASSIFY): "classified",
+    ("received", E.NOTE): "received",
+    ("classified", E.NOTE): "classified",
+    ("processed", E.NOTE): "processed",
     ("received", E.REJECT): "rejected",
     ("received", E.ESCALATE): "received",
     ("received", E.REMIND): "received",
@@ -31,12 +34,14 @@ for stage in ("awaiting_acceptance", "in_progress"):
     ALLOWED |= {
         (stage, E.RETURN): "classified",
         (stage, E.REASSIGN): "awaiting_acceptance",
-        (stage, E.REQUEST_EXTENSION): stage,
-        (stage, E.GRANT_EXTENSION): stage,
-        (stage, E.DENY_EXTENSION): stage,
         (stage, E.ESCALATE): stage,
         (stage, E.REMIND): stage,
+        (stage, E.NOTE): stage,
+        (stage, E.TAKE): stage,
     }
+# An extension is asked for, and decided, once the unit has accepted (the service's policy).
+for event in (E.REQUEST_EXTENSION, E.GRANT_EXTENSION, E.DENY_EXTENSION):
+    ALLOWED[("in_progress", event)] = "in_progress"
 ALLOWED[("awaiting_acceptance", E.ACCEPT)] = "in_progress"
 ALLOWED[("in_progress", E.PROCESS)] = "processed"
 

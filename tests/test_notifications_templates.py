@@ -27,6 +27,20 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
     MessageKind.EMERGENCY_RECEIVED: {"title": "Dây điện đứt", "place": "Lê Lợi", "due_at": "x"},
     MessageKind.DAILY_DIGEST: {"handler_name": "Chị Lan", "digest_date": "24/11/2026"},
     MessageKind.ADMIN_DIGEST: {"digest_date": "24/11/2026"},
+    MessageKind.EXTENSION_REQUESTED: {
+        "unit_name": "Phường Phú Hội",
+        "title": "Ổ gà",
+        "due_at": "x",
+        "requested_due_at": "y",
+        "reason": "Chờ vật tư",
+    },
+    MessageKind.STAFF_NOTE: {"title": "Ổ gà", "due_at": "x", "note": "Đề nghị phân loại gấp"},
+    MessageKind.COORDINATOR_DIGEST: {
+        "coordinator_name": "Chị Mai",
+        "digest_date": "24/11/2026",
+        "results": [],
+        "extensions": [],
+    },
 }
 
 
@@ -58,7 +72,11 @@ def test_every_kind_renders_every_part(kind: MessageKind, language: str) -> None
     assert msg.html.startswith("<!DOCTYPE html>") and f'lang="{language}"' in msg.html
     assert 'href="https://hue.example/r/42"' in msg.html
     assert "https://hue.example/r/42" in msg.text
-    if kind not in (MessageKind.DAILY_DIGEST, MessageKind.ADMIN_DIGEST):
+    if kind not in (
+        MessageKind.DAILY_DIGEST,
+        MessageKind.ADMIN_DIGEST,
+        MessageKind.COORDINATOR_DIGEST,
+    ):
         assert "HUE-0042" in msg.sms and "HUE-0042" in msg.subject and "HUE-0042" in msg.text
 
 
@@ -66,7 +84,7 @@ def test_vietnamese_content_and_values() -> None:
     msg = render("assigned", "vi", context(MessageKind.ASSIGNED))
     assert msg.subject == "[HUE-0042] Phản ánh đã được chuyển đơn vị xử lý"
     assert "Phường Phú Hội" in msg.sms and "Phường Phú Hội" in msg.text
-    assert msg.text.startswith("Kính gửi Quý công dân,")
+    assert msg.text.startswith("Chào bạn,")  # citizens are "bạn" on pages, SMS and email
     rejected = render("rejected", "en", context(MessageKind.REJECTED, reason="Duplicate"))
     assert "Reason: Duplicate" in rejected.text
 

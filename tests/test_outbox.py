@@ -40,6 +40,7 @@ from reflections.messaging.dispatcher import (
     dispatch,
     retry_dead,
 )
+from reflections.messaging.outbox import staff_recipients
 from reflections.models import (
     AdministrativeUnit,
     HandlingUnit,
@@ -196,16 +197,24 @@ def test_the_lifecycle_writes_the_citizens_and_staffs_messages(session: Session)
         handler_of(reflection),
         EventInput(reason="chờ xe cẩu", new_due_at=later),
     )
-    assert len(_rows(session, reflection)) == 5  # accept, request: nothing for anyone
+    # Accepting tells no one; the request goes to the coordinators, who decide on it.
+    requested = _rows(session, reflection)[5:]
+    coordinators = session.exec(select(User).where(User.role == Role.COORDINATOR)).all()
+    expected = {r.address for u in coordinators for r in staff_recipients(u)}  # their choices
+    assert expected and {row.recipient for row in requested} == expected
+    assert {row.kind for row in requested} == {"extension_requested"}
+    assert requested[0].context["reason"] == "chờ xe cẩu"
+    assert requested[0].context["requested_due_at"] != "—"
+    shift = len(requested)
     reflection = _fire(session, reflection, E.GRANT_EXTENSION, COORDINATOR)
-    extended = _rows(session, reflection)[5:]
+    extended = _rows(session, reflection)[5 + shift :]
     assert [row.kind for row in extended] == ["extended", "extended"]
     assert "," in extended[0].context["due_date"]  # "28 Nov 2026, 14:05": local, in English
 
     reflection = _fire(
         session, reflection, E.PROCESS, handler_of(reflection), EventInput(result="Đã dọn cây")
     )
-    processed = _rows(session, reflection)[7:]
+    processed = _rows(session, reflection)[7 + shift :]
     assert [row.kind for row in processed] == ["processed", "processed"]
     assert processed[0].context["result"] == "Đã dọn cây"
     reflection = _fire(
@@ -215,7 +224,7 @@ def test_the_lifecycle_writes_the_citizens_and_staffs_messages(session: Session)
         session, reflection, E.PROCESS, handler_of(reflection), EventInput(result="Đã dọn hẳn")
     )
     reflection = _fire(session, reflection, E.CONFIRM, citizen_of(reflection), EventInput(rating=5))
-    kinds = [row.kind for row in _rows(session, reflection)][9:]
+    kinds = [row.kind for row in _rows(session, reflection)][9 + shift :]
     assert kinds == ["reopened"] * 2 + ["processed"] * 2 + ["confirmed"] * 2
     keys = [row.idempotency_key for row in _rows(session, reflection)]
     assert len(keys) == len(set(keys))

@@ -240,11 +240,13 @@ def test_two_sweeps_at_once_act_once(engine: Engine, session: Session) -> None:
     barrier = threading.Barrier(2)
 
     def run() -> SweepReport:
-        with Session(engine, expire_on_commit=False) as own, clock.frozen_at(at):
+        with Session(engine, expire_on_commit=False) as own:
             barrier.wait()
             return sweep(own, at, batch_size=7)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # The clock is frozen once for both threads: each freezing it in turn would restore the
+    # other's instant on the way out and leave it frozen for every test after this one.
+    with clock.frozen_at(at), ThreadPoolExecutor(max_workers=2) as pool:
         reports = list(pool.map(lambda _: run(), range(2)))
     reminded = [
         r.tracking_code for report in reports for r in report.reminders if r.tracking_code in codes

@@ -10,26 +10,20 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# Distinguishable on white and for the common colour-vision deficiencies, in this order; more
-# series than colours repeat them (the legend and the table still tell them apart).
+# Each at least 3:1 against white (WCAG 1.4.11), so every segment stands out from the page.
+# Dark colours are too close to each other to tell series apart by colour alone (1.4.1), so
+# each series also has a pattern, and neighbouring series never share one (see ``style``).
 PALETTE = (
     "#0b5cad",
-    "#e08a00",
-    "#1e7b34",
     "#b3261e",
+    "#1e7b34",
     "#6a3d9a",
-    "#00838f",
-    "#8d6e63",
-    "#c2185b",
-    "#558b2f",
-    "#5c6bc0",
-    "#ef6c00",
-    "#455a64",
+    "#a15c00",
     "#00695c",
+    "#455a64",
     "#ad1457",
-    "#827717",
-    "#283593",
 )
+PATTERNS = ("solid", "stripes", "dots", "cross")
 FONT = 12  # the labels' font size, in viewBox units
 CHAR = 7.2  # a label character's average width at FONT, for clipping labels
 
@@ -67,6 +61,18 @@ class Label:
 
 def color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+def pattern(index: int) -> str:
+    """Neighbours differ (the index steps by one), and so do the first 32 series altogether:
+    each run of colours gets the patterns shifted by one."""
+    return PATTERNS[(index + index // len(PALETTE)) % len(PATTERNS)]
+
+
+def style(index: int) -> str:
+    """The fill's id for series ``index``: its colour and pattern (``pat-<colour>-<pattern>``,
+    defined once per chart by the template)."""
+    return f"pat-{index % len(PALETTE)}-{pattern(index)}"
 
 
 def clip(text: str, width: float) -> str:
@@ -189,6 +195,7 @@ class Segment:
     width: float
     height: float
     color: str
+    fill: str  # the id of the colour-and-pattern fill (``style``)
 
 
 @dataclass(frozen=True)
@@ -214,7 +221,7 @@ class ColumnChart:
     plot: Plot
     columns: tuple[Column, ...]
     ticks: tuple[Tick, ...]
-    series: tuple[tuple[str, str], ...]  # (series, colour), for the legend
+    series: tuple[tuple[str, str, str], ...]  # (series, colour, fill id), for the legend
 
 
 def stacked_columns(
@@ -244,11 +251,12 @@ def stacked_columns(
                 continue
             size = scaled(value, top, 0.0, plot.height)
             size = min(size, base - plot.top)  # rounding never pushes a stack past the top
-            segments.append(Segment(name, value, x, base - size, bar, size, color(number)))
+            segment = Segment(name, value, x, base - size, bar, size, color(number), style(number))
+            segments.append(segment)
             base -= size
         drawn.append(Column(key, label, total, x, bar, base, tuple(segments), index % show == 0))
     ticks = tuple(axis(top, step, plot.bottom, -plot.height))
-    legend = tuple((name, color(number)) for number, name in enumerate(series))
+    legend = tuple((name, color(number), style(number)) for number, name in enumerate(series))
     return ColumnChart(width, height, plot, tuple(drawn), ticks, legend)
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
+from reflections.organisation.names import collation_key, proper_name, short_name
 from reflections.organisation.visibility import units_in_scope
 from reflections.oversight.report_types import GroupBy, Month, Report, ReportQuery
 from reflections.oversight.reports import build_report
@@ -21,6 +22,7 @@ from reflections.platform.settings import get_settings
 from reflections.timekeeping.deadlines import Step
 from web import charts
 from web.forms import Choice
+from web.local_dates import month_text
 
 DEFAULT_MONTHS = 6  # the period shown when none is asked for: this month and the five before
 UNIT_STEPS = (Step.PROCESS, Step.ACCEPT)  # the steps a handling unit takes (classify: the IOC)
@@ -53,9 +55,20 @@ class SatisfactionRow:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """What leaders look at first, for the period and the caller's scope."""
+
+    received: int
+    on_time_pct: float | None  # of the processing steps finished, on time
+    overdue_now: int  # open and past their running step's deadline, now
+    satisfaction_pct: float | None  # ratings of 4 or 5 among the rated
+
+
+@dataclass(frozen=True)
 class Dashboard:
     query: ReportQuery
     step: Step
+    headline: Headline
     units: tuple[UnitRow, ...]
     categories: tuple[tuple[str, str], ...]  # (code, name) of the volume chart's series
     volume: tuple[VolumeRow, ...]
@@ -101,6 +114,13 @@ def build(
     def report(*group_by: GroupBy) -> Report:
         return build_report(session, replace(query, group_by=group_by), now, within_units=scope)
 
+    total = report().total
+    headline = Headline(
+        total.received,
+        total.steps[Step.PROCESS].on_time_pct,
+        total.open_overdue,
+        total.satisfaction_pct,
+    )
     units = _on_time(report(GroupBy.HANDLING_UNIT), step, _unit_names(session, english))
     codes, received = _received(report(GroupBy.MONTH, GroupBy.CATEGORY))
     period = months(query)
@@ -113,18 +133,19 @@ def build(
     return Dashboard(
         query=query,
         step=step,
+        headline=headline,
         units=units,
         categories=tuple((code, names.get(code, code)) for code in codes),
         volume=tuple(volume),
         satisfaction=satisfaction,
         on_time_chart=charts.horizontal_bars([(u.code, u.name, u.on_time_pct) for u in units]),
         volume_chart=charts.stacked_columns(
-            [(month, month) for month in period],
+            [(month, month_text(month)) for month in period],
             codes,
             {key: float(count) for key, count in received.items()},
         ),
         satisfaction_chart=charts.line(
-            [(row.month, row.month, row.satisfaction_pct) for row in satisfaction]
+            [(row.month, month_text(row.month), row.satisfaction_pct) for row in satisfaction]
         ),
     )
 
@@ -178,8 +199,10 @@ def _satisfaction(report: Report, period: list[str]) -> tuple[SatisfactionRow, .
 
 
 def _unit_names(session: Session, english: bool) -> dict[str, str]:
+    """As offices write them ("UBND phường Phong Điền"): a long name cut to fit a chart's
+    label column would leave "Ủy ban nhân dân phường Pho…", four wards at once."""
     rows = session.exec(select(HandlingUnit.code, HandlingUnit.name, HandlingUnit.name_en))
-    return {code: name_en if english else name for code, name, name_en in rows}
+    return {code: name_en if english else short_name(name) for code, name, name_en in rows}
 
 
 def _category_names(session: Session, english: bool) -> dict[str, str]:
@@ -194,8 +217,8 @@ def unit_choices(session: Session, actor: Actor, english: bool) -> list[Choice]:
     if scope is not None:
         statement = statement.where(col(HandlingUnit.id).in_(sorted(scope)))
     units = session.exec(statement.order_by(col(HandlingUnit.code)))
-    choices = [Choice(u.code, u.name_en if english else u.name) for u in units]
-    return sorted(choices, key=lambda c: c.label)
+    choices = [Choice(u.code, u.name_en if english else short_name(u.name)) for u in units]
+    return sorted(choices, key=lambda c: collation_key(proper_name(c.label)))
 
 
 def levels(session: Session) -> list[str]:

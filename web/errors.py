@@ -4,6 +4,7 @@ Handlers are installed over the API's: a request under ``/api`` or ``/open311`` 
 problem+json, any other path a page in the visitor's language with the same status code.
 """
 
+import re
 from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from reflections.errors import (
     NotFound,
 )
 from reflections.organisation.auth import InvalidCredentials
-from web.session import CsrfFailed, LoginRequired
+from web.session import START_PAGE, CsrfFailed, LoginRequired
 from web.templating import render
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -57,13 +58,44 @@ def message_of(error: Exception) -> str:
     return str(error)
 
 
+_CONSOLE_ITEM = re.compile(r"^/console/reflections/([A-Za-z0-9]{4}-[A-Za-z0-9]{4})(?:/|$)")
+_ACTION = re.compile(r"^/console/reflections/([A-Za-z0-9]{4}-[A-Za-z0-9]{4})/([a-z_]+)$")
+DRAFT_PREFIX = "draft."
+
+
 def error_page(request: Request, error: Exception) -> Response:
+    """The status in the page's language, and a way back: staff to the reflection or their
+    list, everyone else to the home page. The API's English detail stays in the API."""
     status = status_of(error)
-    detail = message_of(error) if status < 500 else ""
-    return render(request, "error.html", {"status": status, "detail": detail}, status)
+    context: dict[str, object] = {"status": status, "detail": ""}
+    if request.url.path.startswith("/console") or request.url.path == "/login":
+        found = _CONSOLE_ITEM.match(request.url.path)
+        if found and status != 404:
+            context["back_code"] = found.group(1).upper()
+        staff = getattr(request.state, "staff", None)
+        context["back_list"] = START_PAGE.get(staff.role, "/console") if staff else "/console"
+    return render(request, "error.html", context, status)
 
 
 async def _to_login(request: Request, _error: Exception) -> Response:
+    """No staff session (never logged in, or it ended): the log-in form. A form sent when the
+    session had ended comes along in the log-in form (``draft.*``), and after logging in the
+    reflection's page shows it again as typed (``web/routes/home.py``)."""
+    found = _ACTION.match(request.url.path)
+    if request.method == "POST" and found:
+        form = await request.form()
+        draft = {
+            key: value
+            for key, value in form.items()
+            if isinstance(value, str) and key not in ("csrf",) and len(value) <= 5000
+        }
+        context = {
+            "next": f"/console/reflections/{found.group(1).upper()}",
+            "resume": request.url.path,
+            "draft": draft,
+            "expired": True,
+        }
+        return render(request, "login.html", context, 401)
     target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     return RedirectResponse(f"/login?next={target}", status_code=303)
 

@@ -10,6 +10,7 @@ from api.lookup import open_reflection
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, Reflection
 from reflections.models.enums import LifecycleEvent
+from reflections.organisation.names import collation_key, proper_name
 from reflections.organisation.validity import local_date, valid_clause
 from reflections.platform import clock
 
@@ -21,28 +22,34 @@ class Choice:
     group: str = ""
 
 
+# Communes and wards grouped by kind, in this order; English names the groups itself.
+_WARD_KINDS = {"phường": (0, "Wards"), "xã": (1, "Communes"), "thị trấn": (2, "Townships")}
+
+
 def wards(session: Session, english: bool, day: date | None = None) -> list[Choice]:
-    """The communes and wards in force on ``day`` (today by default), grouped by the unit
-    above them, for the ward picker."""
+    """The communes and wards in force on ``day`` (today by default; the lowest level: the
+    place a citizen knows), grouped by kind and sorted by their proper names in Vietnamese
+    order ("Đan Điền" after "Dương Nỗ")."""
     day = day or local_date(clock.now())
     units = session.exec(
         select(AdministrativeUnit).where(valid_clause(AdministrativeUnit, day))
     ).all()
-    by_id = {unit.id: unit for unit in units}
     parents = {unit.parent_id for unit in units}
-    choices = []
+    found = []
     for unit in units:
         if unit.id in parents:
-            continue  # only the lowest level: the place a citizen knows
-        parent = by_id.get(unit.parent_id)
-        group = (parent.name_en if english else parent.name) if parent else ""
-        choices.append(Choice(unit.code, unit.name_en if english else unit.name, group))
-    return sorted(choices, key=lambda c: (c.group, c.label))
+            continue
+        rank, group_en = _WARD_KINDS.get(unit.kind.lower(), (9, unit.kind))
+        group = group_en if english else unit.kind.capitalize()
+        label = unit.name_en if english else unit.name
+        found.append((rank, collation_key(proper_name(label)), Choice(unit.code, label, group)))
+    return [choice for *_, choice in sorted(found, key=lambda item: item[:2])]
 
 
 def categories(session: Session, english: bool) -> list[Choice]:
-    rows = session.exec(select(Category).where(col(Category.active)).order_by(col(Category.code)))
-    return [Choice(c.code, c.name_en if english else c.name_vi, c.group) for c in rows]
+    rows = session.exec(select(Category).where(col(Category.active)))
+    choices = [Choice(c.code, c.name_en if english else c.name_vi, c.group) for c in rows]
+    return sorted(choices, key=lambda choice: collation_key(choice.label))
 
 
 def version(value: str | None) -> int | None:

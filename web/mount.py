@@ -8,10 +8,12 @@ from fastapi.staticfiles import StaticFiles
 from web import errors
 from web.routes import (
     admin_calendar,
+    admin_canned,
     audit,
     citizen,
     console,
     console_actions,
+    console_queue,
     console_reflection,
     home,
     public,
@@ -25,6 +27,6 @@ def install(app: FastAPI) -> None:
     errors.install(app)
     app.middleware("http")(renew_staff_cookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    pages = (home, citizen, console, console_reflection, console_actions, audit, public)
-    for module in (*pages, admin_calendar):
+    modules = (home, citizen, console_queue, console, console_reflection, console_actions)
+    for module in (*modules, admin_calendar, admin_canned, audit, public):
         app.include_router(module.router)

@@ -29,6 +29,16 @@ CSRF_COOKIE = "reflections_csrf"
 LANGUAGE_COOKIE = "reflections_lang"
 CSRF_FIELD = "csrf"
 
+# Where each role starts its day.
+START_PAGE = {
+    Role.COORDINATOR: "/console/queue",
+    Role.HANDLER: "/console/inbox",
+    Role.SUPERVISOR: "/console/escalations",
+    Role.AUDITOR: "/console/reports",
+    Role.OPERATOR: "/submit",
+    Role.ADMIN: "/console/queue",
+}
+
 
 class LoginRequired(Exception):
     """No staff cookie, or an expired one: the page sends the browser to the log-in form."""

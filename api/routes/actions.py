@@ -19,7 +19,7 @@ from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections.errors import InvalidInput
 from reflections.lifecycle.attachments import Photo
-from reflections.lifecycle.service import EventInput, apply_event
+from reflections.lifecycle.service import NOTIFY_COORDINATORS, EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.models.enums import LifecycleEvent, Priority
 
@@ -66,6 +66,13 @@ class GrantExtension(OptionalReason):
 
 class Process(_Body):
     result: str = Field(min_length=1, max_length=5000)
+
+
+class Note(_Body):
+    text: str = Field(min_length=1, max_length=2000, description="Seen by staff only.")
+    notify_coordinators: bool = Field(
+        default=False, description="Also tell the coordinators (a supervisor's reminder)."
+    )
 
 
 class Confirm(_Body):
@@ -145,6 +152,14 @@ ACTIONS: list[tuple[LifecycleEvent, str, type[_Body], Callable[[Session, Any], E
     ),
     (LifecycleEvent.REOPEN, "reopen", Reason, lambda s, b: EventInput(reason=b.reason)),
     (LifecycleEvent.ESCALATE, "escalate", OptionalReason, lambda s, b: EventInput(reason=b.reason)),
+    (
+        LifecycleEvent.NOTE,
+        "notes",
+        Note,
+        lambda s, b: EventInput(
+            reason=b.text, notify=NOTIFY_COORDINATORS if b.notify_coordinators else None
+        ),
+    ),
 ]
 
 
@@ -229,3 +244,22 @@ async def process_with_photos(
     return await run_in_threadpool(
         act, session, caller, tracking_code, LifecycleEvent.PROCESS, data, if_match, response
     )
+
+
+@router.post(
+    "/{tracking_code}/take",
+    response_model=ReflectionView,
+    response_model_exclude_unset=True,
+    summary="Take the task (a handler of the unit, for themselves)",
+    responses={409: {"description": "Not allowed in this state, or a stale If-Match."}},
+)
+def take(
+    session: SessionDep,
+    caller: CallerDep,
+    tracking_code: str,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ReflectionView:
+    """The unit's inbox then shows the task as the caller's ("mine")."""
+    data = EventInput(assignee_user_id=caller.actor.user_id)
+    return act(session, caller, tracking_code, LifecycleEvent.TAKE, data, if_match, response)

@@ -45,7 +45,7 @@ class Merge(BaseModel):
     reason: str | None = Field(
         default=None,
         max_length=2000,
-        description='Told to the citizen; defaults to "duplicate of <into>".',
+        description='Told to the citizen; defaults to "Trùng với phản ánh <into>".',
     )
 
 

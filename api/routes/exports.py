@@ -22,7 +22,7 @@ from api.routes.reports import CategoryFilter, LevelFilter, UnitFilter
 from reflections.actors import Actor
 from reflections.models.enums import Role
 from reflections.oversight import exports
-from reflections.oversight.exports import ExportFormat
+from reflections.oversight.exports import ExportFormat, FileOptions, Headers
 from reflections.oversight.report_types import ReportQuery
 from reflections.oversight.reports import build_report
 from reflections.platform import clock
@@ -31,7 +31,16 @@ router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=problem
 AuditorOrAdmin = Annotated[Actor, Depends(require_role(Role.AUDITOR, Role.ADMIN))]
 FormatQuery = Annotated[
     ExportFormat,
-    Query(alias="format", description="`csv` (with a header row) or `jsonl` (JSON lines)."),
+    Query(
+        alias="format",
+        description="`csv` (with a header row), `jsonl` (JSON lines) or `xlsx` (a workbook).",
+    ),
+]
+BomQuery = Annotated[
+    bool, Query(description="CSV: start with the UTF-8 byte order mark Excel needs.")
+]
+HeadersQuery = Annotated[
+    Headers, Query(description="The header row: column ids, or names in `vi` or `en`.")
 ]
 _FILE: dict[int | str, dict[str, Any]] = {
     200: {
@@ -39,6 +48,7 @@ _FILE: dict[int | str, dict[str, Any]] = {
         "content": {
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
+            ExportFormat.XLSX.media_type: {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
@@ -47,7 +57,7 @@ BATCH_SIZE = exports.DEFAULT_BATCH_SIZE
 
 
 def _attachment(
-    chunks: Iterator[str], filename: str, export_format: ExportFormat
+    chunks: Iterator[bytes], filename: str, export_format: ExportFormat
 ) -> StreamingResponse:
     return StreamingResponse(
         chunks,
@@ -67,18 +77,26 @@ def histories(
         date, Query(alias="to", description="Day after the last one (excluded), e.g. 2026-04-01.")
     ],
     export_format: FormatQuery = ExportFormat.CSV,
+    bom: BomQuery = False,
+    headers: HeadersQuery = Headers.CODES,
 ) -> StreamingResponse:
-    """Every history row that occurred in [from, to), ordered by time: tracking code, event,
-    states, actor, reason, payload, instant (UTC) and hashes."""
-    return histories_attachment(session, start, end, export_format)
+    """Every history row that occurred in [from, to), ordered by time: tracking code, the
+    instant in Vietnam time, the event, states, actor (username, name, role), reason, what
+    changed in words, and for checking the chain the payload, the instant in UTC and hashes."""
+    options = FileOptions(bom=bom, headers=headers)
+    return histories_attachment(session, start, end, export_format, options)
 
 
 def histories_attachment(
-    session: Session, start: date, end: date, export_format: ExportFormat
+    session: Session,
+    start: date,
+    end: date,
+    export_format: ExportFormat,
+    options: FileOptions | None = None,
 ) -> StreamingResponse:
     """The history export as a download (the API's and the web console's)."""
     period = exports.days(start, end)
-    chunks = exports.export_histories(session, period, export_format, BATCH_SIZE)
+    chunks = exports.export_histories(session, period, export_format, BATCH_SIZE, options)
     return _attachment(chunks, period.filename("histories", export_format), export_format)
 
 
@@ -105,11 +123,16 @@ def reports(
     category: CategoryFilter = None,
     level: LevelFilter = None,
     export_format: FormatQuery = ExportFormat.CSV,
+    bom: BomQuery = False,
+    headers: HeadersQuery = Headers.CODES,
 ) -> StreamingResponse:
     """The report (reflections received in the months from..to, both included) with one row
     per group and a last `total` row; the same figures as `reflections.oversight.reports`."""
     filters = {"handling_unit": handling_unit, "category": category, "level": level}
-    return report_attachment(session, export_format, month_from, month_to, group_by, **filters)
+    options = FileOptions(bom=bom, headers=headers, sheet="sheet.report")
+    return report_attachment(
+        session, export_format, month_from, month_to, group_by, options, **filters
+    )
 
 
 def report_attachment(
@@ -118,6 +141,7 @@ def report_attachment(
     month_from: str,
     month_to: str | None,
     group_by: list[str] | None,
+    options: FileOptions | None = None,
     **filters: str | None,
 ) -> StreamingResponse:
     """The report as a download (the API's and the web console's); ``filters`` are
@@ -125,4 +149,5 @@ def report_attachment(
     query = ReportQuery.parse(month_from, month_to, exports.group_names(group_by), **filters)
     report = build_report(session, query, clock.now())  # before the first byte: errors are 422
     filename = f"report_{exports.report_period(query)}.{export_format.value}"
-    return _attachment(exports.export_report(report, export_format), filename, export_format)
+    chunks = exports.export_report(report, export_format, options)
+    return _attachment(chunks, filename, export_format)

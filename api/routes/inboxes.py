@@ -11,7 +11,7 @@ from api.problems import problem_responses
 from api.schemas import Page, ReflectionView
 from api.views import reflection_page
 from reflections.actors import Actor
-from reflections.lifecycle import queries
+from reflections.lifecycle import queries, worklists
 from reflections.models import Reflection
 from reflections.models.enums import Role
 
@@ -52,6 +52,7 @@ def supervisor_escalations(
     limit: LimitDep = 50,
     cursor: CursorDep = None,
 ) -> Page[ReflectionView]:
-    """Open reflections escalated within the supervisor's units, soonest deadline first."""
-    statement = queries.supervisor_escalations(actor)
+    """Open reflections whose running step was escalated to the supervisor's areas, or past
+    them from a unit under their areas ("moved up"), soonest deadline first."""
+    statement = worklists.supervisor_escalations(session, actor)
     return reflection_page(session, actor, statement, queries.due_sort_key(), limit, cursor)

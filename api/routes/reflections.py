@@ -20,7 +20,14 @@ from reflections.lifecycle import history, queries
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
 from reflections.models import AdministrativeUnit, Reflection, User
-from reflections.models.enums import Channel, Language, LifecycleState, Priority, SubmissionChannel
+from reflections.models.enums import (
+    Channel,
+    Language,
+    LifecycleState,
+    Priority,
+    Role,
+    SubmissionChannel,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
 
@@ -144,14 +151,19 @@ def read(
 @router.get("/reflections/{tracking_code}/history", response_model=list[HistoryView])
 def timeline(session: SessionDep, caller: CallerDep, tracking_code: str) -> list[HistoryView]:
     """Every change, oldest first, with who, when, what and why."""
-    reflection, _ = open_reflection(session, caller, tracking_code)
+    reflection, actor = open_reflection(session, caller, tracking_code)
     assert reflection.id is not None
-    return history_views(session, reflection.id)
+    return history_views(session, reflection.id, internal=actor.role is not Role.CITIZEN)
 
 
-def history_views(session: Session, reflection_id: int) -> list[HistoryView]:
-    """A reflection's history rows with the staff usernames (the API's and the pages')."""
+def history_views(
+    session: Session, reflection_id: int, *, internal: bool = True
+) -> list[HistoryView]:
+    """A reflection's history rows with the staff usernames (the API's and the pages');
+    without the staff's internal notes and takes unless ``internal``."""
     rows = history.timeline(session, reflection_id)
+    if not internal:
+        rows = history.citizen_timeline(rows)
     user_ids = {row.actor_user_id for row in rows if row.actor_user_id}
     names = dict(
         session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()

@@ -1,5 +1,8 @@
 """What every command group shares: the console, a migrated session, and ``--at``."""
 
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -41,3 +44,25 @@ AtOption = Annotated[
     str | None,
     typer.Option("--at", help="Act as of this instant, e.g. 2026-02-23T09:00 (local time)."),
 ]
+
+
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress", help="Show progress (default: when stderr is a terminal)."
+    ),
+]
+
+
+@contextmanager
+def progress_bar(description: str, shown: bool | None) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr (never in the output a script reads), told (done, total)."""
+    if not (sys.stderr.isatty() if shown is None else shown):
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

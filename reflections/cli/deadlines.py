@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from reflections.cli.common import AtOption, console, instant_or_now, open_session
+from reflections.cli.common import (
+    AtOption,
+    ProgressOption,
+    console,
+    instant_or_now,
+    open_session,
+    progress_bar,
+)
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 
@@ -60,6 +66,7 @@ def sla_sweep(
     max_seconds: Annotated[
         float, typer.Option(min=1, help="Stop after this long, even with work still due.")
     ] = 300,
+    progress: ProgressOption = None,
 ) -> None:
     """Remind and escalate everything due, batch after batch, as of now. As of a future --at
     (or with --drill) it runs on a copy of the database and says where the copy is."""
@@ -67,20 +74,25 @@ def sla_sweep(
 
     instant = instant_or_now(at)
     if drill or drill_guard.is_future(instant):
-        _sweep_drill(instant, batch_size)
+        _sweep_drill(instant, batch_size, progress)
         return
     started = clock.wall_now()
     with open_session() as session, clock.frozen_at(instant):
         due = sla.due_count(session, instant)
-        columns = (TextColumn("sweeping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("sweep", total=due)
+        done = 0
+
+        def advance(claimed: int) -> None:
+            nonlocal done
+            done += claimed
+            tell(done, due)
+
+        with progress_bar("Sweeping due reflections", progress) as tell:
             report = sla.drain(
                 session,
                 instant,
                 batch_size,
                 max_seconds,
-                on_batch=lambda batch: progress.advance(task, batch.claimed),
+                on_batch=lambda batch: advance(batch.claimed),
             )
     console.print(f"sweep as of {_local(instant)}")
     _print_actions(report.reminders, report.escalations)
@@ -117,11 +129,19 @@ def _print_messages(messages: Counter[str]) -> None:
     console.print(f"messages that would go out (queued on the copy only): {queued}")
 
 
-def _sweep_drill(instant: datetime, batch_size: int) -> None:
+def _sweep_drill(instant: datetime, batch_size: int, progress: bool | None) -> None:
     from reflections.lifecycle.drills import run_drill
 
     copy = _copy(f"sla sweep as of {instant.isoformat()}")
-    report = run_drill(copy, instant, batch_size)
+    done = 0
+    with progress_bar("Sweeping due reflections", progress) as tell:
+
+        def advance(claimed: int) -> None:
+            nonlocal done
+            done += claimed
+            tell(done, done)  # a drill does not count what is due on the copy first
+
+        report = run_drill(copy, instant, batch_size, on_batch=lambda b: advance(b.claimed))
     console.print(f"drill: sweep as of {_local(instant)}")
     _print_actions(report.reminders, report.escalations)
     console.print(
@@ -187,7 +207,7 @@ def sla_auto_confirm(at: AtOption = None) -> None:
 
     instant = instant_or_now(at)
     if drill_guard.is_future(instant):
-        _sweep_drill(instant, 200)
+        _sweep_drill(instant, 200, None)
         return
     with open_session() as session, clock.frozen_at(instant):
         confirmed = auto_confirm(session, instant)

@@ -24,8 +24,9 @@ def outbox_list(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Newest first, at most this many.")] = 50,
 ) -> None:
-    """List outbox messages (by default the dead letters) with recipients masked."""
-    from rich.table import Table
+    """List outbox messages (by default the dead letters) with recipients masked: one line per
+    message with the id `outbox retry` takes, then who and why on the next, within 80 columns."""
+    import textwrap
 
     from reflections.messaging import dead_letters
 
@@ -34,27 +35,22 @@ def outbox_list(
     with open_session() as session:
         page = dead_letters.list_messages(session, statuses, limit)
         counts = dead_letters.counts(session)
-    table = Table(title=f"outbox: {', '.join(statuses)} (newest first)")
-    for column in ("id", "reflection", "kind", "channel", "recipient", "status", "tries"):
-        table.add_column(column, no_wrap=True, justify="right" if column == "tries" else "left")
-    table.add_column("created", no_wrap=True)
-    table.add_column("last error", overflow="fold")
+    typer.echo(f"Outbox messages {', '.join(statuses)}, newest first (times: {zone.key}):")
+    typer.echo(f"{'id':>7}  {'reflection':<10} {'kind':<19} {'status':<16} {'tries':>5}  created")
     for item in page.items:
-        table.add_row(
-            str(item.id),
-            item.tracking_code or "-",
-            item.kind,
-            item.channel,
-            item.recipient,
-            item.status,
-            str(item.attempts),
-            f"{item.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
-            (item.last_error or "")[:200],
+        created = item.created_at.astimezone(zone)
+        typer.echo(
+            f"{item.id:>7}  {item.tracking_code or '-':<10} {item.kind[:19]:<19} "
+            f"{item.status:<16} {item.attempts:>5}  {created:%d/%m %H:%M}"
         )
-    console.print(table)
+        detail = f"{item.channel} to {item.recipient}"
+        if item.last_error:
+            detail += f": {item.last_error[:300]}"
+        for line in textwrap.wrap(detail, width=71):
+            typer.echo(f"{'':9}{line}")
     more = " (more: raise --limit)" if page.next_before_id is not None else ""
-    console.print(f"{len(page.items)} shown{more}")
-    console.print(", ".join(f"{s} {n}" for s, n in counts.by_status.items()))
+    typer.echo(f"Shown: {len(page.items)}{more}")
+    typer.echo(", ".join(f"{s} {n}" for s, n in counts.by_status.items()))
 
 
 @outbox_app.command("retry")

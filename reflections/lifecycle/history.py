@@ -65,6 +65,16 @@ def timeline(session: Session, reflection_id: int) -> list[HistoryEvent]:
     return list(session.exec(statement))
 
 
+# Changes between staff that citizens never see: internal notes and who within the unit took
+# the task. They are history rows like any other (hash-chained, replayed, audited).
+INTERNAL_EVENTS = frozenset({LifecycleEvent.NOTE, LifecycleEvent.TAKE})
+
+
+def citizen_timeline(rows: Sequence[HistoryEvent]) -> list[HistoryEvent]:
+    """A timeline as the citizen may read it: without the staff's internal rows."""
+    return [row for row in rows if row.event not in INTERNAL_EVENTS]
+
+
 def _instant(value: datetime) -> str:
     return value.isoformat(timespec="microseconds")
 

@@ -114,13 +114,5 @@ def handler_inbox(actor: Actor) -> SelectOfScalar[Reflection]:
     )
 
 
-def supervisor_escalations(actor: Actor) -> SelectOfScalar[Reflection]:
-    """Open reflections whose latest escalation went to one of the supervisor's areas."""
-    return select(Reflection).where(
-        col(Reflection.escalated_to_id).in_(actor.administrative_unit_ids),
-        col(Reflection.state).in_(OPEN_STATES),
-    )
-
-
 def citizen_reflections(key_hash: str) -> SelectOfScalar[Reflection]:
     return select(Reflection).where(Reflection.secret_hash == key_hash)

@@ -4,29 +4,43 @@ Every change goes the same way: load, check the actor, run the pure state machin
 new fields and exactly one history row, commit once. Any refusal leaves nothing behind.
 """
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from reflections.actors import Actor
-from reflections.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
 from reflections.lifecycle import attachments, history, step_records
 from reflections.lifecycle.attachments import Photo
+from reflections.lifecycle.checks import (
+    NOTIFY_COORDINATORS,
+    check_references,
+    with_duplicate_reason,
+)
 from reflections.lifecycle.permissions import check_may_fire
+from reflections.lifecycle.policy import allowed_now, available_events, position_of
 from reflections.messaging import outbox
-from reflections.models import Category, HistoryEvent, Reflection
-from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
-from reflections.organisation import validity
+from reflections.models import (
+    HistoryEvent,
+    Reflection,
+)
+from reflections.models.enums import (
+    LifecycleEvent,
+    Priority,
+    Role,
+)
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
 from reflections.timekeeping.deadlines import Step
 from reflections.timekeeping.policies import confirmation_window
-from statemachines import Position, allowed_events, fire
+from statemachines import fire
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,8 @@ class EventInput:
     comment: str | None = None
     photos: tuple[Photo, ...] = ()  # with process: photos of the result
     duplicate_of_id: int | None = None  # with reject: the original this one duplicates
+    assignee_user_id: int | None = None  # with take: the handler taking the task
+    notify: str | None = None  # with note: "coordinators" to tell them (a supervisor's nudge)
 
 
 # What the pure machine is given; photos and the original of a duplicate are the service's.
@@ -60,9 +76,26 @@ def apply_event(
     expected_version: int | None = None,
 ) -> Reflection:
     """Apply one event; raises a :mod:`reflections.errors` error on refusal."""
-    data = data or EventInput()
+    return apply_events(
+        session, reflection_id, [(event, data or EventInput())], actor, expected_version
+    )
+
+
+def apply_events(
+    session: Session,
+    reflection_id: int,
+    steps: Sequence[tuple[LifecycleEvent, EventInput]],
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Reflection:
+    """Apply several events as one change (classify and assign from one form): each is checked
+    and writes its own history row, and all of them commit together or none does."""
     try:
-        reflection = _apply(session, reflection_id, event, actor, data, expected_version)
+        reflection: Reflection | None = None
+        for index, (event, data) in enumerate(steps):
+            expected = expected_version if index == 0 else None
+            reflection = _apply(session, reflection_id, event, actor, data, expected)
+        assert reflection is not None, "no event to apply"
         session.commit()
     except (StaleDataError, IntegrityError):
         session.rollback()
@@ -90,25 +123,31 @@ def _apply(
             f"not {expected_version}; reload and retry"
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
-    _check_references(session, event, reflection, data, actor)
-    data = _with_duplicate_reason(session, event, reflection, data)
+    check_references(session, event, reflection, data, actor)
+    data = with_duplicate_reason(session, event, reflection, data)
     if data.photos and event is not LifecycleEvent.PROCESS:
         raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
     photos = attachments.check(data.photos)
     now = clock.now()
-    before = _position(reflection)
+    before = position_of(reflection)
+    allowed = allowed_now(before)
+    if event not in allowed:  # what the machine allows and the current policy does not hold back
+        raise EventNotAllowed(event, before.state, before.stage, allowed)
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
     prev_hash = history.last_hash(session, reflection_id)
     with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
-        payload = _apply_effects(session, event, reflection, data, now)
+        payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, event, reflection, actor, data, now)
         reflection.state = after.state
         reflection.assignment_stage = after.stage
         reflection.extension_pending = after.extension_pending
         reflection.reopen_count = after.reopen_count
         reflection.updated_at = now
+        # One UPDATE per event even when nothing else changes (a note, under a drill's frozen
+        # clock): it moves the version, which numbers the history row.
+        flag_modified(reflection, "updated_at")
     session.flush()  # the version check: a concurrent winner makes this raise StaleDataError
     row = HistoryEvent(
         reflection_id=reflection_id,
@@ -126,19 +165,10 @@ def _apply(
     )
     history.append(session, row, prev_hash)
     attachments.attach(session, reflection_id, photos, purpose="result")
-    outbox.enqueue_for_event(session, reflection, event, payload, now)  # same transaction
+    told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
+    outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
     session.flush()
     return reflection
-
-
-def _position(reflection: Reflection) -> Position:
-    return Position(
-        state=reflection.state,
-        stage=reflection.assignment_stage,
-        extension_pending=reflection.extension_pending,
-        reopen_count=reflection.reopen_count,
-        confirm_due_at=reflection.confirm_due_at,
-    )
 
 
 def _target_unit(event: LifecycleEvent, data: EventInput) -> int | None:
@@ -151,6 +181,7 @@ def _apply_effects(
     session: Session,
     event: LifecycleEvent,
     reflection: Reflection,
+    actor: Actor,
     data: EventInput,
     now: datetime,
 ) -> dict[str, Any]:
@@ -181,12 +212,18 @@ def _apply_effects(
             "handling_unit_id": data.handling_unit_id,
         }
         reflection.handling_unit_id = data.handling_unit_id
+        reflection.assignee_id = None  # the new unit decides who takes it
     elif event is E.RETURN:
         payload = {
             "from_unit_id": reflection.handling_unit_id,
             "suggested_unit_id": data.suggested_unit_id,
         }
         reflection.handling_unit_id = None
+        reflection.assignee_id = None
+        reflection.extension_requested_due_at = None
+    elif event is E.ACCEPT and reflection.assignee_id is None and actor.user_id is not None:
+        reflection.assignee_id = actor.user_id  # who accepts takes it, unless someone has
+        payload = {"assignee_user_id": actor.user_id}
     elif event is E.REQUEST_EXTENSION:
         reflection.extension_requested_due_at = data.new_due_at
         payload = {"new_due_at": data.new_due_at}
@@ -204,7 +241,13 @@ def _apply_effects(
         reflection.rating = data.rating
         reflection.rating_comment = data.comment
         payload = {"rating": data.rating, "comment": data.comment}
+    elif event is E.TAKE:
+        reflection.assignee_id = data.assignee_user_id
+        payload = {"assignee_user_id": data.assignee_user_id}
+    elif event is E.NOTE:
+        payload = {"notify": data.notify}
     elif event is E.ESCALATE:
+        reflection.escalated_at = now
         reflection.escalation_level += 1
         reflection.escalated_to_id = data.administrative_unit_id or escalation.next_area(
             session, reflection
@@ -277,84 +320,11 @@ def _grant_extension(session: Session, reflection: Reflection, data: EventInput)
     }
 
 
-# The API's names for what the service checks, so a refusal names the field the caller sent.
-_UNIT_FIELDS = {"handling_unit_id": "handling_unit", "suggested_unit_id": "suggested_unit"}
-
-
-def _check_references(
-    session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput, actor: Actor
-) -> None:
-    """Refuse ids that point nowhere, or to units not in force on the reflection's day (the
-    map it was reported on), before anything is written."""
-    if data.category_id is not None:
-        category = session.get(Category, data.category_id)
-        if category is None or not category.active:
-            raise InvalidInput("category_id", f"no active category {data.category_id}")
-    day = validity.reflection_day(reflection)
-    if data.administrative_unit_id is not None:
-        validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
-    for name, field in _UNIT_FIELDS.items():
-        unit_id = getattr(data, name)
-        if unit_id is not None:
-            validity.require_handling_unit(session, unit_id, day, field)
-    if event is LifecycleEvent.REASSIGN and data.handling_unit_id == reflection.handling_unit_id:
-        raise InvalidInput("handling_unit", "is already the handling unit")
-    if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
-        raise InvalidInput("rating", "is required when a citizen confirms")
-
-
-def _with_duplicate_reason(
-    session: Session, event: LifecycleEvent, reflection: Reflection, data: EventInput
-) -> EventInput:
-    """A merge is a reject naming the original (DESIGN.md §4, "duplicate of X"): check the
-    original, and make sure the reason the citizen is told names its tracking code."""
-    if data.duplicate_of_id is None:
-        return data
-    if event is not LifecycleEvent.REJECT:
-        raise InvalidInput("duplicate_of_id", f"comes only with {LifecycleEvent.REJECT}")
-    original = session.get(Reflection, data.duplicate_of_id)
-    if original is None:
-        raise InvalidInput("duplicate_of_id", f"no reflection {data.duplicate_of_id}")
-    if original.id == reflection.id:
-        raise InvalidInput("duplicate_of_id", "a reflection cannot duplicate itself")
-    if original.state is LifecycleState.REJECTED:
-        raise InvalidInput(
-            "duplicate_of_id",
-            f"{original.tracking_code} is rejected; merge into the reflection it stands for",
-        )
-    code = original.tracking_code
-    reason = (data.reason or "").strip()
-    if not reason:
-        reason = f"duplicate of {code}"
-    elif code not in reason:  # the citizen must learn where to follow their report
-        reason = f"{reason} (duplicate of {code})"
-    return replace(data, reason=reason)
-
-
-def available_events(
-    session: Session, actor: Actor, reflection: Reflection
-) -> list[LifecycleEvent]:
-    """The events this actor could fire now: allowed in the state, by the role and scope, and
-    with their state-dependent guards open (pending extension, reopen allowance)."""
-    position = _position(reflection)
-    events = []
-    for event in allowed_events(position):
-        try:
-            check_may_fire(session, actor, event, reflection)
-        except Forbidden:
-            continue
-        deciding = event in (LifecycleEvent.GRANT_EXTENSION, LifecycleEvent.DENY_EXTENSION)
-        if deciding and not position.extension_pending:
-            continue
-        if event is LifecycleEvent.REQUEST_EXTENSION and position.extension_pending:
-            continue
-        if event is LifecycleEvent.REOPEN and not _reopen_open(position):
-            continue
-        events.append(event)
-    return events
-
-
-def _reopen_open(position: Position) -> bool:
-    due = position.confirm_due_at
-    within_window = due is None or clock.now() <= due
-    return within_window and position.reopen_count < get_settings().max_reopens
+__all__ = [
+    "NOTIFY_COORDINATORS",
+    "EventInput",
+    "allowed_now",
+    "apply_event",
+    "apply_events",
+    "available_events",
+]

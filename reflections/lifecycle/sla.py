@@ -75,15 +75,21 @@ def sweep(session: Session, now: datetime, batch_size: int = 200) -> SweepReport
     claimed = _claim(session, now, batch_size)
     report = SweepReport([], [], len(claimed))
     for reflection_id, version in claimed:
-        session.expire_all()
-        reflection = session.get(Reflection, reflection_id)
-        if reflection is None or reflection.version != version:
-            continue  # someone acted on it meanwhile; its new marks are already set
-        try:
-            _act_on(session, reflection, now, report)
-        except (Conflict, EventNotAllowed):
-            session.rollback()  # changed under us: the next sweep looks again
+        _sweep_one(session, reflection_id, version, now, report)
     return report
+
+
+def _sweep_one(
+    session: Session, reflection_id: int, version: int, now: datetime, report: SweepReport
+) -> None:
+    session.expire_all()
+    reflection = session.get(Reflection, reflection_id)
+    if reflection is None or reflection.version != version:
+        return  # someone acted on it meanwhile; its new marks are already set
+    try:
+        _act_on(session, reflection, now, report)
+    except (Conflict, EventNotAllowed):
+        session.rollback()  # changed under us: the next sweep looks again
 
 
 def _act_on(session: Session, reflection: Reflection, now: datetime, report: SweepReport) -> None:

@@ -1,6 +1,8 @@
-"""The handlers' morning digest (DESIGN.md §6): each handler's open tasks, oldest first,
-written to the outbox once per handler, channel and local day, so a second run (a retry, a
-second worker) adds nothing."""
+"""The morning digests (DESIGN.md §6): each handler's open tasks, oldest first; and the
+coordinators' decisions waiting (results they may send back before the citizen's window
+closes, extension requests), so nothing waits unseen without a message per result. Written to
+the outbox once per person, channel and local day, so a second run (a retry, a second worker)
+adds nothing."""
 
 from __future__ import annotations
 
@@ -87,6 +89,11 @@ def enqueue_daily_digests(session: Session, now: datetime) -> list[OutboxMessage
                     MessageKind.DAILY_DIGEST, recipient, context, now, idempotency_key=key
                 )
             )
+    return _write_once(session, rows)
+
+
+def _write_once(session: Session, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Add and commit the rows whose key is not written yet; returns those added."""
     written = set(
         session.exec(
             select(OutboxMessage.idempotency_key).where(
@@ -102,3 +109,71 @@ def enqueue_daily_digests(session: Session, now: datetime) -> list[OutboxMessage
         session.rollback()
         return []
     return new
+
+
+def coordinator_work(session: Session) -> tuple[list[Task], list[Task]]:
+    """Results the coordinators may still send back (the window closing soonest first) and
+    extension requests to decide (the requested date, soonest first)."""
+
+    def task(reflection: Reflection, due: datetime | None) -> Task:
+        return Task(
+            reflection.tracking_code,
+            short_title(reflection.description),
+            reflection.state.value,
+            reflection.assignment_stage.value if reflection.assignment_stage else None,
+            due,
+            reflection.updated_at,
+        )
+
+    processed = session.exec(
+        select(Reflection)
+        .where(Reflection.state == LifecycleState.PROCESSED)
+        .order_by(col(Reflection.confirm_due_at))
+    ).all()
+    requested = session.exec(
+        select(Reflection)
+        .where(Reflection.state == LifecycleState.ASSIGNED, col(Reflection.extension_pending))
+        .order_by(col(Reflection.extension_requested_due_at))
+    ).all()
+    return (
+        [task(r, r.confirm_due_at) for r in processed],
+        [task(r, r.extension_requested_due_at) for r in requested],
+    )
+
+
+def enqueue_coordinator_digests(session: Session, now: datetime) -> list[OutboxMessage]:
+    """The coordinators' morning message of what waits for them; none when nothing does."""
+    results, extensions = coordinator_work(session)
+    if not results and not extensions:
+        return []
+    settings = get_settings()
+    day = now.astimezone(ZoneInfo(settings.time_zone)).date()
+    coordinators = session.exec(
+        select(User).where(User.role == Role.COORDINATOR).order_by(col(User.id))
+    ).all()
+    link = settings.public_url.rstrip("/") + "/console/processed"
+    rows: list[OutboxMessage] = []
+    for user in coordinators:
+        for recipient in outbox.staff_recipients(user):
+            language = recipient.language
+
+            def listed(tasks: list[Task], lang: str = language) -> list[dict[str, str]]:
+                return digest_tasks(
+                    [DigestTask(t.tracking_code, t.title, t.created_at, t.due_at) for t in tasks],
+                    lang,
+                )
+
+            context = {
+                "coordinator_name": user.full_name,
+                "digest_date": format_local_date(now, language),
+                "results": listed(results),
+                "extensions": listed(extensions),
+                "link_url": link,
+            }
+            key = f"coordinator-digest-{day.isoformat()}-u{user.id}-{recipient.channel}"
+            rows.append(
+                outbox.new_message(
+                    MessageKind.COORDINATOR_DIGEST, recipient, context, now, idempotency_key=key
+                )
+            )
+    return _write_once(session, rows)

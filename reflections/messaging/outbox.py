@@ -79,10 +79,11 @@ def enqueue_for_event(
         for recipient in _citizen_recipients(session, reflection):
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
             rows.append(_row(reflection, kind, recipient, context, now))
-    staff_kind, staff = _staff_message(session, reflection, event)
+    staff_kind, staff = _staff_message(session, reflection, event, payload)
     for recipient in staff:
         assert staff_kind is not None
         context = _staff_context(session, reflection, recipient.language)
+        context |= _staff_extras(session, reflection, staff_kind, payload, recipient.language)
         rows.append(_row(reflection, staff_kind, recipient, context, now))
     if not staff and (event is E.ESCALATE or staff_kind is MessageKind.EMERGENCY_RECEIVED):
         session.add(_unheard(reflection, event, now))  # for the admin digest
@@ -109,12 +110,13 @@ def _unheard(reflection: Reflection, event: LifecycleEvent, now: datetime) -> Ad
 
 
 def _staff_message(
-    session: Session, reflection: Reflection, event: LifecycleEvent
+    session: Session, reflection: Reflection, event: LifecycleEvent, payload: Mapping[str, Any]
 ) -> tuple[MessageKind | None, list[Recipient]]:
     """Who among the staff hears of this event: the IOC duty (operators and coordinators) of
     an emergency as soon as it is submitted, the unit's handlers of a new task or a reminder
     (the coordinators while it still waits for classification), the supervisors of the area
-    it was escalated to."""
+    it was escalated to, the coordinators of an extension to decide on or of a note that asks
+    them to act."""
     unit_id = reflection.handling_unit_id
     if event is E.SUBMIT and reflection.priority is Priority.EMERGENCY:
         duty = _staff(session, Role.OPERATOR) + _staff(session, Role.COORDINATOR)
@@ -131,7 +133,30 @@ def _staff_message(
     if event is E.ESCALATE and reflection.escalated_to_id is not None:
         area = col(Membership.administrative_unit_id) == reflection.escalated_to_id
         return MessageKind.TASK_ESCALATED, _staff(session, Role.SUPERVISOR, area)
+    if event is E.REQUEST_EXTENSION:
+        return MessageKind.EXTENSION_REQUESTED, _staff(session, Role.COORDINATOR)
+    if event is E.NOTE and payload.get("notify") == "coordinators":
+        return MessageKind.STAFF_NOTE, _staff(session, Role.COORDINATOR)
     return None, []
+
+
+def _staff_extras(
+    session: Session,
+    reflection: Reflection,
+    kind: MessageKind,
+    payload: Mapping[str, Any],
+    language: str,
+) -> dict[str, Any]:
+    """What a message about a request or a note adds: the words of the person asking."""
+    if kind is MessageKind.EXTENSION_REQUESTED:
+        new_due = payload.get("new_due_at")
+        return {
+            "reason": payload.get("reason") or "",
+            "requested_due_at": format_local(new_due, language) if new_due else "—",
+        }
+    if kind is MessageKind.STAFF_NOTE:
+        return {"note": payload.get("reason") or ""}
+    return {}
 
 
 def _row(

@@ -2,6 +2,7 @@
 
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
+from reflections.models.canned import CannedText
 from reflections.models.drills import DrillCopy
 from reflections.models.organisation import (
     AdministrativeUnit,
@@ -23,6 +24,7 @@ __all__ = [
     "Attachment",
     "AuditAnchor",
     "CalendarDay",
+    "CannedText",
     "Category",
     "DrillCopy",
     "HandlingUnit",

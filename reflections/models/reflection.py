@@ -67,6 +67,18 @@ class Reflection(SQLModel, table=True):
         index=True,
         description="The area whose supervisors the latest escalation went to.",
     )
+    escalated_at: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="When the latest escalation happened: it concerns the running step if it "
+        "came after the step started.",
+    )
+    assignee_id: int | None = Field(
+        default=None,
+        foreign_key="users.id",
+        index=True,
+        description="The handler of the unit who took the task (personal assignment).",
+    )
     extension_pending: bool = False
     extension_requested_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reopen_count: int = 0

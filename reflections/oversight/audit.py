@@ -22,7 +22,7 @@ each anchor's hash in Prefect's run logs, outside this database: compare them to
 """
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -40,7 +40,10 @@ from statemachines import Position, fire
 _HISTORY = HistoryEvent.__table__  # type: ignore[attr-defined]
 
 
-def verify(session: Session) -> VerifyReport:
+Progress = Callable[[int], None]  # told how many reflections have been checked so far
+
+
+def verify(session: Session, progress: Progress | None = None) -> VerifyReport:
     """Check every reflection's timeline, then every anchor; stream, in bounded memory.
 
     Order of the problems: timelines by reflection id, then history rows whose reflection is
@@ -48,7 +51,7 @@ def verify(session: Session) -> VerifyReport:
     (what follows a broken link is broken too); every anchor is checked.
     """
     report = VerifyReport()
-    _verify_timelines(session, report, reflection_id=None)
+    _verify_timelines(session, report, reflection_id=None, progress=progress)
     _verify_orphans(session, report)
     anchors.verify_anchors(session, report)
     return report
@@ -82,7 +85,17 @@ class _Header:
     stage: AssignmentStage | None
 
 
-def _verify_timelines(session: Session, report: VerifyReport, reflection_id: int | None) -> None:
+def reflection_count(session: Session) -> int:
+    """How many timelines :func:`verify` reads (for a progress bar)."""
+    return int(session.execute(select(func.count()).select_from(Reflection)).scalar_one())
+
+
+def _verify_timelines(
+    session: Session,
+    report: VerifyReport,
+    reflection_id: int | None,
+    progress: Progress | None = None,
+) -> None:
     # One statement, so every reflection and its history come from the same snapshot: a
     # change commits the new version and its history row together. Plain rows, not ORM
     # objects (a third of the cost): they carry the history columns by name, which is all
@@ -124,6 +137,8 @@ def _verify_timelines(session: Session, report: VerifyReport, reflection_id: int
             problem = _timeline_problem(header, rows)
             if problem is not None:
                 report.add(problem)
+            if progress is not None:
+                progress(report.reflections)
     finally:
         result.close()
 

@@ -7,17 +7,17 @@ Nothing is kept per row: no ORM objects, no identity map.
 
 Periods are half-open, ``[start, end)``, of ``occurred_at``; whole days and months are read in
 the service's time zone (``settings.time_zone``), as the people asking for "March" mean it.
-Instants are written in UTC with their offset, and payloads as compact JSON with sorted keys,
-the forms the hash chain covers (``reflections.lifecycle.history.canonical_content``).
+Each history row is there for people (Vietnam time with its offset, the actor's name, what the
+row changed in words: ``reflections.oversight.wording``) and for checking the hash chain
+(``occurred_at`` in UTC and the payload as compact JSON with sorted keys, the forms
+``reflections.lifecycle.history.canonical_content`` hashes). Files are written by
+``reflections.oversight.export_files`` (CSV with an optional byte order mark, JSON lines, XLSX).
 """
 
-import csv
-import io
 import json
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,38 +26,36 @@ from sqlmodel import Session, col
 
 from reflections.errors import InvalidInput
 from reflections.models import HistoryEvent, Reflection, User
+from reflections.oversight import export_files
+from reflections.oversight.export_files import ExportFormat, FileOptions, Headers
 from reflections.oversight.report_types import GroupBy, Report, ReportQuery
+from reflections.oversight.wording import describe, local_iso, names_for, say
 from reflections.platform.settings import get_settings
 
+__all__ = ["ExportFormat", "FileOptions", "Headers"]
+
 DEFAULT_BATCH_SIZE = 2000  # rows per fetch from the database
-CHUNK_CHARS = 64 * 1024  # characters per chunk handed to the caller
 
 HISTORY_COLUMNS: tuple[str, ...] = (
     "tracking_code",
     "seq",
+    "occurred_at_local",
     "event",
+    "event_name",
     "from_state",
     "from_stage",
     "to_state",
     "to_stage",
     "actor",
+    "actor_name",
     "actor_role",
     "reason",
+    "details",
     "payload",
     "occurred_at",
     "prev_hash",
     "hash",
 )
-_PAYLOAD = HISTORY_COLUMNS.index("payload")  # occurred_at follows it
-
-
-class ExportFormat(StrEnum):
-    CSV = "csv"
-    JSONL = "jsonl"
-
-    @property
-    def media_type(self) -> str:
-        return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
 
 
 @dataclass(frozen=True)
@@ -99,9 +97,8 @@ def days(first: date, end: date, zone: str | None = None) -> Period:
 
 
 def history_statement(period: Period) -> Select[Any]:
-    """The period's history rows in ``HISTORY_COLUMNS`` order, by (occurred_at, id).
-
-    The enum columns come back as their stored text (no enum conversion per row)."""
+    """The period's history rows by (occurred_at, id), with the reflection's code and the
+    actor's username and name. The enum columns come back as their stored text."""
     return (
         select(
             col(Reflection.tracking_code),
@@ -112,6 +109,7 @@ def history_statement(period: Period) -> Select[Any]:
             type_coerce(HistoryEvent.to_state, String),
             type_coerce(HistoryEvent.to_stage, String),
             func.coalesce(col(User.username), type_coerce(HistoryEvent.actor_role, String)),
+            col(User.full_name),
             type_coerce(HistoryEvent.actor_role, String),
             col(HistoryEvent.reason),
             col(HistoryEvent.payload),
@@ -133,23 +131,35 @@ def history_rows(
     batch_size: int = DEFAULT_BATCH_SIZE,
     *,
     payload_as_text: bool = True,
+    language: str = "vi",
 ) -> Generator[tuple[Any, ...]]:
     """The period's history rows as tuples in ``HISTORY_COLUMNS`` order, fetched ``batch_size``
-    at a time through the session's connection (Core rows: no ORM work per row).
+    at a time through the session's connection (Core rows: no ORM work per row); the names a
+    batch's rows mention are looked up once per batch.
 
-    The instant is ISO 8601 text in UTC with its offset; the payload is its canonical JSON
-    text, or (``payload_as_text=False``) a dict with its keys sorted."""
+    The payload is its canonical JSON text, or (``payload_as_text=False``) a dict with its
+    keys sorted."""
     statement = history_statement(period).execution_options(yield_per=batch_size)
     result = session.connection().execute(statement)
     try:
-        for row in result:  # ..., reason | payload, occurred_at | prev_hash, hash
-            payload, occurred_at = row[_PAYLOAD], row[_PAYLOAD + 1]
-            yield (
-                *row[:_PAYLOAD],
-                _canonical(payload) if payload_as_text else dict(sorted(payload.items())),
-                occurred_at.isoformat(timespec="microseconds"),
-                *row[_PAYLOAD + 2 :],
-            )
+        for batch in result.partitions():
+            names = names_for(session, (row[11] for row in batch))
+            for row in batch:  # in history_statement's order
+                event, role, payload, occurred_at = row[2], row[9], row[11], row[12]
+                yield (
+                    *row[:2],
+                    local_iso(occurred_at),
+                    event,
+                    say(language, f"event.{event}"),
+                    *row[3:8],  # the states, stages and the actor's username
+                    row[8] or say(language, f"role.{role}"),
+                    role,
+                    row[10],
+                    describe(event, payload, names, language),
+                    _canonical(payload) if payload_as_text else dict(sorted(payload.items())),
+                    occurred_at.isoformat(timespec="microseconds"),
+                    *row[13:],
+                )
     finally:
         result.close()  # an abandoned download frees its cursor at once
 
@@ -159,12 +169,16 @@ def export_histories(
     period: Period,
     export_format: ExportFormat,
     batch_size: int = DEFAULT_BATCH_SIZE,
-) -> Iterator[str]:
-    """The period's histories as text chunks of CSV (with a header) or JSON lines (where the
-    payload is an object)."""
-    as_text = export_format is ExportFormat.CSV
-    rows = history_rows(session, period, batch_size, payload_as_text=as_text)
-    return write(export_format, HISTORY_COLUMNS, rows)
+    options: FileOptions | None = None,
+) -> Iterator[bytes]:
+    """The period's histories as chunks of CSV (with a header), JSON lines (where the payload
+    is an object) or an XLSX workbook."""
+    options = options or FileOptions()
+    as_text = export_format is not ExportFormat.JSONL
+    rows = history_rows(
+        session, period, batch_size, payload_as_text=as_text, language=options.language
+    )
+    return export_files.write(export_format, HISTORY_COLUMNS, rows, options)
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -198,9 +212,15 @@ def report_rows(report: Report) -> Iterator[tuple[Any, ...]]:
     yield tuple(total.get(column) for column in columns)
 
 
-def export_report(report: Report, export_format: ExportFormat) -> Iterator[str]:
-    """The report as text chunks of CSV (with a header) or JSON lines, one line per group."""
-    return write(export_format, report_columns(report), report_rows(report))
+def export_report(
+    report: Report, export_format: ExportFormat, options: FileOptions | None = None
+) -> Iterator[bytes]:
+    """The report as chunks of CSV (with a header), JSON lines (one line per group) or XLSX."""
+    options = options or FileOptions(sheet="sheet.report")
+    rows = report_rows(report)
+    if options.headers is not Headers.CODES:  # the rows say "nhóm" and "tổng" too
+        rows = ((say(options.language, f"row.{row[0]}"), *row[1:]) for row in rows)
+    return export_files.write(export_format, report_columns(report), rows, options)
 
 
 def group_names(values: Iterable[str] | None) -> list[str] | None:
@@ -228,49 +248,6 @@ def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-# --- writers --------------------------------------------------------------------------------
-
-
 # Built once (json.dumps with options makes an encoder per call). Canonical: compact, keys
 # sorted, UTF-8 left as is, as the hash chain serialises content.
 _canonical = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def write(
-    export_format: ExportFormat, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> Iterator[str]:
-    writer = write_csv if export_format is ExportFormat.CSV else write_jsonl
-    return writer(columns, rows)
-
-
-def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """A header row, then one row per tuple (RFC 4180: CRLF, quotes where needed); None is an
-    empty field. Values are written as they come: JSON is text by then."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(row)
-        if buffer.tell() >= CHUNK_CHARS:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
-def write_jsonl(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """One JSON object per line, keyed by the column names in their order; None is null, dicts
-    stay objects."""
-    buffer: list[str] = []
-    size = 0
-    for row in rows:
-        line = _compact(dict(zip(columns, row, strict=True))) + "\n"
-        buffer.append(line)
-        size += len(line)
-        if size >= CHUNK_CHARS:
-            yield "".join(buffer)
-            buffer.clear()
-            size = 0
-    if buffer:
-        yield "".join(buffer)

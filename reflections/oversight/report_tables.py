@@ -1,15 +1,21 @@
-"""A report as two readable tables (``reflections report``): reflections, then steps."""
+"""A report as readable tables (``reflections report``), each fitting an 80-column terminal:
+what happened to the reflections, their extensions and ratings, then their steps."""
 
 from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
+from reflections.organisation.names import short_name
 from reflections.oversight.report_types import Figures, Group, GroupBy, Report
 from reflections.timekeeping.deadlines import Step
 
 NO_VALUE = "-"
-GROUP_WIDTH = 40  # a unit's or category's code and name; longer ones wrap
+GROUP_WIDTH = 26  # a unit's or category's code and name; longer ones wrap
 NUMBER_WIDTH = 5  # "100.0": headers wrap on narrow terminals, numbers never do
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 _NONE_LABELS = {
     GroupBy.HANDLING_UNIT: "(no unit)",
     GroupBy.LEVEL: "(no unit)",
@@ -24,37 +30,46 @@ _HEADERS = {
 }
 
 
-def tables(report: Report) -> list[Table]:
-    period = f"{report.query.month_from}–{report.query.month_to}"
+def tables(report: Report, period: str | None = None) -> list[Table]:
+    """``period``: the months in words ("from March 2026 to the end of May 2026")."""
+    first, last = report.query.month_from, report.query.month_to
+    period = (
+        period
+        or f"from {_month(first.year, first.month)} to the end of {_month(last.year, last.month)}"
+    )
     local = report.generated_at.astimezone(ZoneInfo(report.time_zone))
-    at = f"{local:%Y-%m-%d %H:%M} ({report.time_zone})"
+    at = f"{local.day} {MONTHS[local.month - 1]} {local.year} {local:%H:%M}"
     return [
-        _reflections(report, f"Reflections received {period} (open overdue as of {at})"),
-        _steps(report, f"Steps of those reflections {period} (hours: working time)"),
+        _figures(report, f"Reflections received {period} (overdue now: as of {at})", _COUNTS),
+        _figures(report, "Their extensions, reopenings and citizens' ratings", _FOLLOW_UP),
+        _steps(report, "Their steps (hours are working hours)"),
     ]
 
 
-def _reflections(report: Report, title: str) -> Table:
+def _month(year: int, month: int) -> str:
+    """ "March 2026"."""
+    return f"{MONTHS[month - 1]} {year}"
+
+
+_COUNTS = ("received", "rejected", "processed", "overdue", "escal.")
+_FOLLOW_UP = ("ext. asked", "ext. granted", "reopen %", "rated", "satisf. %", "rating")
+
+
+def _figures(report: Report, title: str, names: tuple[str, ...]) -> Table:
     table = _table(report, title)
-    for name in (
-        "received",
-        "rejected",
-        "processed",
-        "overdue",
-        "escal.",
-        "ext. asked",
-        "ext. granted",
-        "reopen %",
-        "rated",
-        "satisf. %",
-        "rating",
-    ):
+    for name in names:
         table.add_column(name, justify="right", min_width=NUMBER_WIDTH)
+    wanted = [_FIGURE_NAMES.index(name) for name in names]
     for row in report.rows:
-        table.add_row(*_group_cells(row.group, report), *_reflection_cells(row.figures))
+        cells = _reflection_cells(row.figures)
+        table.add_row(*_group_cells(row.group, report), *(cells[i] for i in wanted))
     table.add_section()
-    table.add_row(*_total_cells(report), *_reflection_cells(report.total), style="bold")
+    cells = _reflection_cells(report.total)
+    table.add_row(*_total_cells(report), *(cells[i] for i in wanted), style="bold")
     return table
+
+
+_FIGURE_NAMES = (*_COUNTS, *_FOLLOW_UP)  # the order of _reflection_cells
 
 
 def _steps(report: Report, title: str) -> Table:
@@ -83,7 +98,7 @@ def _table(report: Report, title: str) -> Table:
 def _group_cells(group: Group, report: Report) -> list[str]:
     values = {
         GroupBy.HANDLING_UNIT: (
-            f"{group.handling_unit.code} {group.handling_unit.name}"
+            f"{group.handling_unit.code} {short_name(group.handling_unit.name)}"
             if group.handling_unit
             else None
         ),

@@ -75,9 +75,14 @@ class ReportQuery:
 
     def __post_init__(self) -> None:
         if self.month_to < self.month_from:
-            raise InvalidInput("to", f"{self.month_to} is before {self.month_from}")
+            raise InvalidInput("to", f"{self.month_to} is before {self.month_from}", "before_from")
         if self.month_to.index() - self.month_from.index() >= MAX_MONTHS:
-            raise InvalidInput("to", f"a report covers at most {MAX_MONTHS} months")
+            raise InvalidInput(
+                "to",
+                f"a report covers at most {MAX_MONTHS} months",
+                "too_many_months",
+                max=MAX_MONTHS,
+            )
         if len(set(self.group_by)) != len(self.group_by):
             raise InvalidInput("group_by", "names a grouping twice")
 

@@ -539,24 +539,13 @@ CITY_UNITS: tuple[HandlingUnitSpec, ...] = (
     ),
 )
 
-_KIND_EN = {
-    "phường": "Ward",
-    "xã": "Commune",
-    "thị trấn": "Township",
-    "quận": "District",
-    "huyện": "District",
-    "thị xã": "Town",
-}
-
 
 def _local_names(division: Division) -> tuple[str, str]:
-    """Vietnamese writes the kind in lower case after "Ủy ban nhân dân"; English puts it last."""
+    """Vietnamese writes the kind in lower case after "Ủy ban nhân dân" ("phường Phú Xuân");
+    English names the place as the division's English name does ("Phú Xuân Ward")."""
     kind = division.kind.lower()
-    words = len(kind.split())
     if division.name.lower().startswith(kind + " "):
-        proper_vi = " ".join(division.name.split()[words:])
-        proper_en = " ".join(division.name_en.split()[words:])
-        return f"{kind} {proper_vi}", f"{proper_en} {_KIND_EN.get(kind, kind.title())}"
+        return f"{kind} {division.name[len(kind) + 1 :]}", division.name_en
     return division.name, division.name_en
 
 

@@ -10,7 +10,6 @@ change, so both editions share the very same province row.
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -34,11 +33,27 @@ class Division:
     parent_code: str | None
 
 
-def _ascii_name(name: str) -> str:
-    """Neither package edition carries English names, so fold the Vietnamese one."""
-    folded = name.replace("Đ", "D").replace("đ", "d").replace("–", "-")
-    decomposed = unicodedata.normalize("NFD", folded)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+# English puts the kind after the proper name, which keeps its diacritics ("Phú Xuân Ward"):
+# a proper name is written as its people write it, whatever the page's language.
+_KIND_EN = {
+    "phường": "Ward",
+    "xã": "Commune",
+    "thị trấn": "Township",
+    "quận": "District",
+    "huyện": "District",
+    "thị xã": "Town",
+    "thành phố": "City",
+    "thành phố trung ương": "City",
+}
+
+
+def english_name(name: str, kind: str) -> str:
+    """Neither package edition carries English names: "Phường Phú Xuân" -> "Phú Xuân Ward"."""
+    kind = kind.lower()
+    for prefix in sorted({kind, *_KIND_EN}, key=len, reverse=True):
+        if name.lower().startswith(prefix + " ") and prefix in _KIND_EN:
+            return f"{name[len(prefix) + 1 :]} {_KIND_EN[prefix]}"
+    return name
 
 
 @cache
@@ -48,7 +63,7 @@ def _province() -> Division:
     return Division(
         code=str(int(province.code)),
         name=province.name,
-        name_en=_ascii_name(province.name),
+        name_en=english_name(province.name, province.division_type.value),
         level="province",
         kind=province.division_type.value,
         parent_code=None,
@@ -63,7 +78,7 @@ def hue_two_tier() -> list[Division]:
         Division(
             code=f"{province.code}.W{int(w.code)}",
             name=w.name,
-            name_en=_ascii_name(w.name),
+            name_en=english_name(w.name, w.division_type.value),
             level="commune",
             kind=w.division_type.value,
             parent_code=province.code,
@@ -88,7 +103,7 @@ def hue_three_tier() -> list[Division]:
             Division(
                 code=district_code,
                 name=district["name"],
-                name_en=_ascii_name(district["name"]),
+                name_en=english_name(district["name"], district["kind"]),
                 level="district",
                 kind=district["kind"],
                 parent_code=province.code,
@@ -98,7 +113,7 @@ def hue_three_tier() -> list[Division]:
             Division(
                 code=f"{district_code}.W{commune['code']}",
                 name=commune["name"],
-                name_en=_ascii_name(commune["name"]),
+                name_en=english_name(commune["name"], commune["kind"]),
                 level="commune",
                 kind=commune["kind"],
                 parent_code=district_code,

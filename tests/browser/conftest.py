@@ -5,6 +5,7 @@ Playwright downloads nothing: it launches the system's Chromium through ``execut
 of every page go to ``artifacts/screenshots/`` (``REFLECTIONS_SCREENSHOTS`` overrides).
 """
 
+import json
 import os
 import shutil
 import threading
@@ -17,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.browser.accessibility import axe_summary
 from tests.peers import free_port
 
 CHROMIUM = os.environ.get("REFLECTIONS_CHROMIUM", "/usr/bin/chromium")
@@ -74,3 +76,15 @@ class Camera:
 @pytest.fixture(scope="session")
 def camera() -> Camera:
     return Camera(SCREENSHOTS)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def axe_report() -> Iterator[None]:
+    """After the browser tests: what axe-core found on every page they checked, as JSON in
+    ``artifacts/axe-summary.json`` (next to the screenshots' folder)."""
+    yield
+    summary = axe_summary()
+    if summary["pages_checked"]:
+        target = SCREENSHOTS.parent / "axe-summary.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

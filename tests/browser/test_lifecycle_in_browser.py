@@ -154,27 +154,26 @@ def test_a_reflection_goes_through_every_role_in_the_browser(
     expect(coordinator.locator(f'li[data-duplicate="{code}"]')).to_be_visible()
     _visit(coordinator, camera, "coordinator-duplicate-suggestions")
     coordinator.locator(f'form[data-action="merge"][data-into="{code}"] button').click()
-    expect(coordinator.locator("[data-section=status] [data-state]")).to_have_attribute(
+    expect(coordinator.locator("[data-section=summary] [data-state]")).to_have_attribute(
         "data-state", "rejected"
     )
     neighbour.reload()
     expect(neighbour.get_by_text(code).first).to_be_visible()  # told where to follow it
     neighbour.context.close()
 
-    coordinator.goto("/console/queue")
+    coordinator.goto(f"/console/queue?q={code}")
     coordinator.locator(f'a[data-reflection-link="{code}"]').click()
     expect(coordinator.locator("[data-reporter]")).to_contain_text(REPORTER["name"])
     expect(coordinator.locator("#classify-category")).to_have_value("urban_order")
-    _visit(coordinator, camera, "coordinator-classify")
-    coordinator.locator('button[data-submit="classify"]').click()
-    expect(coordinator.locator("[data-routing-suggestion]")).to_have_attribute(
+    expect(coordinator.locator("#classify-routing")).to_have_attribute(
         "data-routing-suggestion", WARD_COMMITTEE
     )
-    expect(coordinator.locator("#assign-unit")).to_have_value(WARD_COMMITTEE)
-    _visit(coordinator, camera, "coordinator-assign-suggested-unit")
-    coordinator.locator('button[data-submit="assign"]').click()
-    expect(coordinator.locator("[data-section=status] [data-state]")).to_have_attribute(
-        "data-state", "assigned"
+    expect(coordinator.locator("#classify-handling_unit")).to_have_value(WARD_COMMITTEE)
+    _visit(coordinator, camera, "coordinator-classify-and-assign")
+    coordinator.locator('button[data-submit="classify"]').click()
+    # One form classified and assigned it; the page says to whom.
+    expect(coordinator.locator("[data-done]")).to_contain_text(
+        f"Đã phân loại {code} và giao cho UBND phường Phú Xuân."
     )
 
     # 3. The ward's handler accepts and processes it, never seeing who reported it.

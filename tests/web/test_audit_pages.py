@@ -90,10 +90,13 @@ def test_the_auditor_sees_every_event_and_an_intact_chain(
     ]
     assert 'data-chain-status="intact"' in html and "data-broken" not in html
     shown = text_of(page)
-    assert "Chuỗi băm nguyên vẹn" in shown
-    assert "coordinator" in shown and "handler.phuxuan" in shown  # who
-    assert "Đã dọn dẹp, trả lại vỉa hè" in shown  # the process payload's result
+    assert "Lịch sử chưa bị chỉnh sửa" in shown and "băm nguyên vẹn" not in shown
+    assert "Trần Thị Mai Điều phối viên" in shown and "Võ Thị Lan Cán bộ xử lý" in shown  # who
+    assert "Giao cho UBND phường Phú Xuân; hạn nhận xử lý" in shown  # what, in words
+    assert "(UTC+07:00)" in shown  # when, in Vietnam time with its offset
+    assert "administrative_unit_id" not in html and "handling_unit_id" not in html
     assert "Đã tiếp nhận → Đã phân loại" in shown  # from → to state
+    assert f'href="/console/reflections/{code}"' in html  # what was reported
     for secret in REPORTER.values():  # the identity stays masked: not even masked here
         assert secret not in html
     assert "905777123" not in html
@@ -104,7 +107,7 @@ def test_the_code_lookup_opens_the_timeline(browser: TestClient, client: TestCli
     log_in(browser, "auditor")
     form = browser.get("/console/audit")
     assert form.status_code == 200
-    assert '<label for="audit-code">' in form.text and 'id="audit-code"' in form.text
+    assert '<label for="code">' in form.text and 'id="code"' in form.text
     found = browser.get("/console/audit", params={"code": f"  {code.lower()} "})
     assert found.status_code == 303
     assert found.headers["location"] == f"/console/audit/reflections/{code}"
@@ -112,6 +115,9 @@ def test_the_code_lookup_opens_the_timeline(browser: TestClient, client: TestCli
     missing = browser.get("/console/audit/reflections/NOPE-NOPE")
     assert missing.status_code == 404
     assert "Không tìm thấy" in text_of(missing)
+    unknown = browser.get("/console/audit", params={"code": "zzzz-zzzz"})
+    assert unknown.status_code == 404  # the form again, the sentence at the field
+    assert 'id="code-error"' in unknown.text and 'value="ZZZZ-ZZZZ"' in unknown.text
 
 
 def test_a_tampered_hash_is_named_as_the_broken_link(
@@ -142,8 +148,7 @@ def test_a_tampered_hash_is_named_as_the_broken_link(
     assert 'data-broken-seq="3"' in page.text
     assert 'data-problem-kind="content_changed"' in page.text
     shown = text_of(page)
-    assert f"Liên kết hỏng đầu tiên: reflection {code} seq 3 (history id {row.id})" in shown
-    assert "hash does not match content" in shown
+    assert "Bản ghi đầu tiên có vấn đề: số 3: nội dung đã bị sửa" in shown
     assert re.search(
         r'<tr data-history-row data-seq="3" data-event="assign" data-broken', page.text
     )
@@ -320,11 +325,12 @@ def test_filters_narrow_the_charts(
 @pytest.mark.parametrize(
     ("params", "named"),
     [
-        ({"from": "2026-13"}, "2026-13"),
-        ({"from": "2026-05", "to": "2026-02"}, "is before"),
-        ({"from": "march"}, "march"),
-        ({"from": "2026-01", "category": "no-such-category"}, "no-such-category"),
-        ({"from": "2026-01", "step": "classify"}, "classify"),
+        ({"from": "2026-13"}, "from"),
+        ({"from": "13/2026"}, "from"),
+        ({"from": "05/2026", "to": "02/2026"}, "to"),
+        ({"from": "march"}, "from"),
+        ({"from": "01/2026", "category": "no-such-category"}, "category"),
+        ({"from": "2026-01", "step": "classify"}, "step"),
     ],
 )
 def test_an_invalid_filter_gives_the_form_back_with_422(
@@ -333,7 +339,8 @@ def test_an_invalid_filter_gives_the_form_back_with_422(
     log_in(browser, "auditor")
     page = browser.get("/console/reports", params=params)
     assert page.status_code == 422, page.text
-    assert 'role="alert"' in page.text and named in text_of(page)
+    assert 'role="alert"' in page.text and f'id="{named}-error"' in page.text  # at its field
+    assert f'value="{params["from"]}"' in page.text  # as typed
     assert "data-report-filters" in page.text  # the form, to correct the filter
     assert "data-chart" not in page.text and "data-export" not in page.text
 
@@ -370,16 +377,23 @@ def test_the_export_links_download_csv_and_json_lines(
     page = browser.get("/console/reports")
     first, last = _period(page.text)
     links = _export_links(page.text)
-    assert set(links) == {"report-csv", "report-jsonl", "histories-csv", "histories-jsonl"}
+    assert set(links) == {"report-csv", "report-xlsx", "histories-csv", "histories-xlsx"}
+    links |= {
+        name: href.replace("&amp;", "&")
+        for href, name in re.findall(
+            r'<a href="([^"]+)" download data-export="([\w-]+)"', page.text
+        )
+    }
 
     report = browser.get(links["report-csv"])
     assert report.status_code == 200
     assert report.headers["content-type"] == "text/csv; charset=utf-8"
     disposition = f'attachment; filename="report_{first}_{last}.csv"'
     assert report.headers["content-disposition"] == disposition
-    rows = list(csv.reader(io.StringIO(report.text)))
-    assert rows[0][:3] == ["row", "handling_unit_code", "handling_unit_name"]
-    assert rows[-1][0] == "total" and any(WARD_COMMITTEE in row for row in rows)
+    assert report.content.startswith(b"\xef\xbb\xbf")  # Excel on Windows reads it as UTF-8
+    rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["Dòng", "Mã đơn vị", "Đơn vị xử lý"]  # the page's language
+    assert rows[-1][0] == "tổng" and any(WARD_COMMITTEE in row for row in rows)
 
     lines = browser.get(links["report-jsonl"])
     assert lines.headers["content-type"] == "application/x-ndjson"
@@ -392,9 +406,10 @@ def test_the_export_links_download_csv_and_json_lines(
     assert histories.headers["content-disposition"].startswith(
         f'attachment; filename="histories_{first}-01_'
     )
-    history_rows = list(csv.DictReader(io.StringIO(histories.text)))
-    assert tuple(history_rows[0]) == HISTORY_COLUMNS
-    assert [r["event"] for r in history_rows if r["tracking_code"] == code] == EVENTS
+    history_rows = list(csv.reader(io.StringIO(histories.content.decode("utf-8-sig"))))
+    assert history_rows[0][:3] == ["Mã phản ánh", "STT", "Thời điểm (giờ Việt Nam)"]
+    events = [r[HISTORY_COLUMNS.index("event")] for r in history_rows if r[0] == code]
+    assert events == EVENTS
     as_json = [json.loads(line) for line in browser.get(links["histories-jsonl"]).text.splitlines()]
     assert [r["seq"] for r in as_json if r["tracking_code"] == code] == [1, 2, 3, 4, 5, 6]
 
@@ -405,6 +420,8 @@ def test_the_export_links_download_csv_and_json_lines(
         headers=as_user(client, "auditor"),
     )
     assert api.headers["content-disposition"] == disposition
+    workbook = browser.get(links["report-xlsx"])
+    assert workbook.headers["content-disposition"].endswith(f'report_{first}_{last}.xlsx"')
 
 
 @pytest.mark.parametrize("username", ["handler.phuxuan", "coordinator", "supervisor.ioc"])

@@ -111,3 +111,26 @@ def test_count_axes_step_by_whole_numbers() -> None:
     assert charts.nice_scale(3, integer=True) == (3, 1)
     assert charts.nice_scale(0, integer=True)[0] > 0
     assert charts.nice_scale(87) == (100, 20)
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_series_stand_out_from_the_page_and_from_their_neighbours() -> None:
+    """Every colour 3:1 on white (WCAG 1.4.11); neighbouring series differ by 3:1 or by
+    pattern (1.4.1), and the 16 categories of the volume chart are all told apart."""
+    assert all(_contrast(colour, "#ffffff") >= 3 for colour in charts.PALETTE)
+    for index in range(40):
+        a, b = index, index + 1
+        assert _contrast(charts.color(a), charts.color(b)) >= 3 or charts.pattern(
+            a
+        ) != charts.pattern(b)
+    assert len({charts.style(i) for i in range(16)}) == 16

@@ -13,16 +13,21 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlmodel import select
 
 from api.deps import Caller, SessionDep
 from api.routes import audit as audit_api
 from api.routes.exports import histories_attachment, report_attachment
 from reflections.errors import InvalidInput
+from reflections.models import Reflection
 from reflections.models.enums import Language, Role
-from reflections.oversight.exports import ExportFormat
+from reflections.oversight.exports import ExportFormat, FileOptions, Headers
 from reflections.oversight.report_types import ReportQuery
+from reflections.oversight.wording import describe, names_for
 from reflections.timekeeping.deadlines import Step
 from web import dashboard, forms
+from web.field_errors import field_errors
+from web.local_dates import month_text, parse_month
 from web.session import staff_with_role
 from web.templating import render, translator
 
@@ -37,7 +42,6 @@ ReportReader = Annotated[
 ]
 EXPORTERS = frozenset({Role.AUDITOR, Role.ADMIN})
 HASH_SHOWN = 12  # characters of a hash shown in the timeline (the full one in its title)
-VALUE_SHOWN = 80  # characters of a payload value shown
 
 CodeParam = Annotated[str | None, Query(max_length=64)]
 
@@ -46,39 +50,40 @@ CodeParam = Annotated[str | None, Query(max_length=64)]
 
 
 @router.get("/console/audit", response_class=HTMLResponse)
-def lookup(request: Request, _caller: Auditor, code: CodeParam = None) -> Response:
-    """The code lookup; with ``?code=`` straight to that reflection's timeline."""
-    if code and code.strip():
-        return RedirectResponse(f"/console/audit/reflections/{quote(code.strip().upper())}", 303)
-    return render(request, "audit/lookup.html", {"code": code or ""})
+def lookup(
+    request: Request, session: SessionDep, _caller: Auditor, code: CodeParam = None
+) -> Response:
+    """The code lookup; with ``?code=`` straight to that reflection's timeline, or the form
+    again saying no reflection has that code."""
+    wanted = (code or "").strip().upper()
+    if not wanted:
+        return render(request, "audit/lookup.html", {"code": ""})
+    found = session.exec(select(Reflection.id).where(Reflection.tracking_code == wanted)).first()
+    if found is not None:
+        return RedirectResponse(f"/console/audit/reflections/{quote(wanted)}", 303)
+    t = translator(request)
+    errors = {"code": t("audit.no_such_code", code=wanted)}
+    return render(request, "audit/lookup.html", {"code": wanted, "errors": errors}, 404)
 
 
 @router.get("/console/audit/reflections/{tracking_code}", response_class=HTMLResponse)
 def timeline(
     request: Request, session: SessionDep, caller: Auditor, tracking_code: str
 ) -> Response:
-    """Every history row with who, when, what and why, and whether the chain holds: the same
-    document as ``GET /api/v1/reflections/{code}/timeline`` (no reporter on it)."""
+    """Every history row with who (name and role), when (Vietnam time with its offset), what
+    and why in words, and whether the chain holds: the document of
+    ``GET /api/v1/reflections/{code}/timeline`` (no reporter on it)."""
     out = audit_api.timeline(session, caller.actor, tracking_code)
     broken = out.chain.problem
+    language = translator(request).language.value
+    names = names_for(session, (entry.payload for entry in out.entries))
     context = {
         "timeline": out,
-        "summaries": [payload_summary(entry.payload) for entry in out.entries],
+        "details": [describe(e.event.value, e.payload, names, language) for e in out.entries],
         "broken_seq": broken.seq if broken else None,
         "hash_shown": HASH_SHOWN,
     }
     return render(request, "audit/timeline.html", context)
-
-
-def payload_summary(payload: dict[str, Any]) -> str:
-    """``key: value; ...`` with long values cut, for a table cell."""
-    parts = []
-    for key, value in sorted(payload.items()):
-        text = "—" if value is None else str(value)
-        if len(text) > VALUE_SHOWN:
-            text = text[: VALUE_SHOWN - 1] + "…"
-        parts.append(f"{key}: {text}")
-    return "; ".join(parts)
 
 
 # -- the report dashboard --------------------------------------------------------------------
@@ -102,8 +107,8 @@ def reports(
     english = t.language is Language.EN
     first, last = dashboard.default_period()
     values = {
-        "from": month_from or first,
-        "to": month_to or month_from or last,
+        "from": month_from or month_text(first),
+        "to": month_to or month_from or month_text(last),
         "category": category or "",
         "handling_unit": handling_unit or "",
         "level": level or "",
@@ -120,8 +125,8 @@ def reports(
     try:
         chosen_step = _unit_step(values["step"])
         query = ReportQuery.parse(
-            values["from"],
-            values["to"],
+            parse_month(values["from"], "from"),
+            parse_month(values["to"], "to"),
             handling_unit=values["handling_unit"],
             category=values["category"],
             level=values["level"],
@@ -135,9 +140,9 @@ def reports(
             no_category=t("reports.no_category"),
         )
     except InvalidInput as error:
-        context["error"] = t("reports.invalid", detail=str(error))
+        context["errors"] = field_errors(error, t, {"month_from": "from", "month_to": "to"})
         return render(request, "audit/reports.html", context, 422)
-    context |= {"board": board, "exports": _export_links(query)}
+    context |= {"board": board, "exports": _export_links(query, t.language.value)}
     return render(request, "audit/reports.html", context)
 
 
@@ -148,8 +153,10 @@ def _unit_step(value: str) -> Step:
     return step
 
 
-def _export_links(query: ReportQuery) -> dict[str, str]:
-    """The dashboard's downloads: the report with its filters, the histories of its months."""
+def _export_links(query: ReportQuery, language: str) -> dict[str, str]:
+    """The dashboard's downloads: the report with its filters, the histories of its months;
+    for Excel (CSV with the byte order mark and headers in the page's language, or XLSX),
+    and JSON lines for other programs."""
     filters = {
         "from": str(query.month_from),
         "to": str(query.month_to),
@@ -162,15 +169,16 @@ def _export_links(query: ReportQuery) -> dict[str, str]:
         "from": query.month_from.first_day().isoformat(),
         "to": query.month_to.next().first_day().isoformat(),
     }
+    for_people = {"headers": language}
+    kinds = {
+        "csv": {"format": "csv", "bom": "true"} | for_people,
+        "xlsx": {"format": "xlsx"} | for_people,
+        "jsonl": {"format": "jsonl"},
+    }
     links = {}
-    for export_format in ExportFormat:
-        fmt = {"format": export_format.value}
-        links[f"report-{export_format.value}"] = (
-            f"/console/exports/reports?{urlencode(report | fmt)}"
-        )
-        links[f"histories-{export_format.value}"] = (
-            f"/console/exports/histories?{urlencode(days | fmt)}"
-        )
+    for name, options in kinds.items():
+        links[f"report-{name}"] = f"/console/exports/reports?{urlencode(report | options)}"
+        links[f"histories-{name}"] = f"/console/exports/histories?{urlencode(days | options)}"
     return links
 
 
@@ -178,6 +186,8 @@ def _export_links(query: ReportQuery) -> dict[str, str]:
 
 
 FormatParam = Annotated[ExportFormat, Query(alias="format")]
+BomParam = Annotated[bool, Query()]
+HeadersParam = Annotated[Headers, Query()]
 
 
 @router.get("/console/exports/histories")
@@ -187,9 +197,12 @@ def export_histories(
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],
     export_format: FormatParam = ExportFormat.CSV,
+    bom: BomParam = False,
+    headers: HeadersParam = Headers.CODES,
 ) -> StreamingResponse:
     """As ``GET /api/v1/exports/histories``: every history row of [from, to), streamed."""
-    return histories_attachment(session, start, end, export_format)
+    options = FileOptions(bom=bom, headers=headers)
+    return histories_attachment(session, start, end, export_format, options)
 
 
 @router.get("/console/exports/reports")
@@ -203,7 +216,12 @@ def export_report(
     category: CodeParam = None,
     level: Annotated[str | None, Query(max_length=32)] = None,
     export_format: FormatParam = ExportFormat.CSV,
+    bom: BomParam = False,
+    headers: HeadersParam = Headers.CODES,
 ) -> StreamingResponse:
     """As ``GET /api/v1/exports/reports``: the report's rows and its total, streamed."""
     filters = {"handling_unit": handling_unit, "category": category, "level": level}
-    return report_attachment(session, export_format, month_from, month_to, group_by, **filters)
+    options = FileOptions(bom=bom, headers=headers, sheet="sheet.report")
+    return report_attachment(
+        session, export_format, month_from, month_to, group_by, options, **filters
+    )

@@ -168,7 +168,7 @@ def tracking_page(
     except NotFound:
         return RedirectResponse(f"/track?code={tracking_code}", 303)
     assert reflection.id is not None
-    rows = history.timeline(session, reflection.id)
+    rows = history.citizen_timeline(history.timeline(session, reflection.id))
     merged_into = next(
         (row.payload.get("duplicate_of") for row in rows if row.payload.get("duplicate_of")), None
     )

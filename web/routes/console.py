@@ -1,83 +1,161 @@
-"""The staff's work lists: the coordinator's queue, the unit's inbox, the supervisor's escalations.
+"""The staff's other work lists: the unit's inbox ("mine" and "unit"), the supervisor's
+escalations, what waits for a coordinator's decision (extension requests, results to review),
+and a search for every staff role.
 
-Each is the API's inbox (``api/routes/inboxes.py``) as a page: the same queries, the same view
-builder (which leaves the reporter out for handlers and supervisors), the same keyset cursor.
+The same views as the API (``api.views.reflection_views``: no reporter for handlers and
+supervisors), in numbered pages with a total.
 """
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import col, select
+from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from api.deps import Caller, SessionDep
-from api.pagination import CursorDep
-from api.schemas import Page, ReflectionView
-from api.views import reflection_page
-from reflections.lifecycle import queries
-from reflections.models import Category, Reflection
-from reflections.models.enums import Language, Role
-from web.routes.console_choices import done_of, reassign_units
-from web.session import staff_with_role
+from api.views import reflection_views
+from reflections.lifecycle import queries, worklists
+from reflections.models import Reflection, User
+from reflections.models.enums import LifecycleEvent, Role
+from reflections.organisation.visibility import SEES_EVERYTHING, visible_clause
+from web.console_done import done_message
+from web.routes.console_queue import desk_counts
+from web.session import StaffCaller, staff_with_role
 from web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-
 Coordinator = Annotated[Caller, Depends(staff_with_role(Role.COORDINATOR, Role.ADMIN))]
 Handler = Annotated[Caller, Depends(staff_with_role(Role.HANDLER))]
 Supervisor = Annotated[Caller, Depends(staff_with_role(Role.SUPERVISOR))]
+PageNumber = Annotated[int, Query(ge=1, le=10_000)]
+E = LifecycleEvent
 
 
-def _list(
+def _page(
     request: Request,
-    template: str,
-    page: Page[ReflectionView],
-    cursor: str | None,
-    extra: dict[str, Any] | None = None,
-) -> Response:
-    context = {
-        "items": page.items,
-        "next_cursor": page.next_cursor,
-        "paged": cursor is not None,
-        "done": done_of(request),
-        **(extra or {}),
+    session: Session,
+    caller: Caller,
+    statement: SelectOfScalar[Reflection],
+    ordering: worklists.Ordering,
+    number: int,
+) -> dict[str, Any]:
+    page = worklists.numbered_page(session, statement, ordering, number, PAGE_SIZE)
+    return {
+        "items": reflection_views(session, caller.actor, page.items),
+        "page": page,
+        "rows": page.items,
+        "done": done_message(request, session, translator(request)),
     }
-    return render(request, template, context)
 
 
-@router.get("/console/queue", response_class=HTMLResponse)
-def queue(
-    request: Request, session: SessionDep, caller: Coordinator, cursor: CursorDep = None
-) -> Response:
-    """Received reflections and those a unit returned: emergencies first, then oldest first."""
-    statement = queries.coordinator_queue()
-    oldest, urgent = col(Reflection.created_at), queries.emergencies_first()
-    page = reflection_page(session, caller.actor, statement, oldest, PAGE_SIZE, cursor, rank=urgent)
-    english = translator(request).language is Language.EN
-    names = {c.code: c.name_en if english else c.name_vi for c in session.exec(select(Category))}
-    return _list(request, "console/queue.html", page, cursor, {"category_names": names})
+def _count(session: Session, statement: SelectOfScalar[Reflection]) -> int:
+    return int(session.exec(select(func.count()).select_from(statement.subquery())).one())
 
 
 @router.get("/console/inbox", response_class=HTMLResponse)
 def inbox(
-    request: Request, session: SessionDep, caller: Handler, cursor: CursorDep = None
+    request: Request,
+    session: SessionDep,
+    caller: Handler,
+    view: Annotated[str | None, Query(max_length=8)] = None,
+    page: PageNumber = 1,
 ) -> Response:
-    """The unit's assigned reflections, soonest deadline first."""
-    statement = queries.handler_inbox(caller.actor)
-    due = queries.due_sort_key()
-    page = reflection_page(session, caller.actor, statement, due, PAGE_SIZE, cursor)
-    return _list(request, "console/inbox.html", page, cursor)
+    """The unit's assigned reflections, soonest deadline first: the whole unit's (new tasks
+    that nobody has taken yet among them), or the caller's own ("mine")."""
+    unit = queries.handler_inbox(caller.actor)
+    mine = unit.where(col(Reflection.assignee_id) == caller.actor.user_id)
+    counts = {"mine": _count(session, mine), "unit": _count(session, unit)}
+    chosen = view if view in counts else "unit"
+    statement = mine if chosen == "mine" else unit
+    ordering = [(queries.due_sort_key(), False), (col(Reflection.id), False)]
+    context = _page(request, session, caller, statement, ordering, page)
+    assignees = {r.assignee_id for r in context["rows"]} - {None}
+    names = (
+        dict(session.exec(select(User.id, User.full_name).where(col(User.id).in_(assignees))).all())
+        if assignees
+        else {}
+    )
+    context |= {
+        "view": chosen,
+        "counts": counts,
+        "assignees": {r.tracking_code: names.get(r.assignee_id) for r in context["rows"]},
+    }
+    return render(request, "console/inbox.html", context)
 
 
 @router.get("/console/escalations", response_class=HTMLResponse)
 def escalations(
-    request: Request, session: SessionDep, caller: Supervisor, cursor: CursorDep = None
+    request: Request, session: SessionDep, caller: Supervisor, page: PageNumber = 1
 ) -> Response:
-    """Open reflections escalated within the supervisor's units, soonest deadline first, each
-    with a reassign form offering only the units in the supervisor's scope."""
-    statement = queries.supervisor_escalations(caller.actor)
-    due = queries.due_sort_key()
-    page = reflection_page(session, caller.actor, statement, due, PAGE_SIZE, cursor)
-    units = reassign_units(session, caller.actor, translator(request))
-    return _list(request, "console/escalations.html", page, cursor, {"units": units})
+    """The running steps escalated to the supervisor's areas, and those moved up past them;
+    each row says which step is late and leads to the reflection, where the actions are."""
+    statement = worklists.supervisor_escalations(session, caller.actor)
+    context = _page(request, session, caller, statement, worklists.escalation_ordering(), page)
+    context["moved_up"] = {
+        r.tracking_code for r in context["rows"] if worklists.moved_up(caller.actor, r)
+    }
+    return render(request, "console/escalations.html", context)
+
+
+@router.get("/console/extensions", response_class=HTMLResponse)
+def extensions(
+    request: Request, session: SessionDep, caller: Coordinator, page: PageNumber = 1
+) -> Response:
+    """Extension requests to decide, each with the unit's reason beside the decision."""
+    statement = worklists.extension_requests()
+    context = _page(request, session, caller, statement, worklists.extension_ordering(), page)
+    ids = [r.id for r in context["rows"] if r.id]
+    requests = worklists.latest_events(session, ids, E.REQUEST_EXTENSION)
+    context |= {
+        "requests": {r.tracking_code: requests.get(r.id or 0) for r in context["rows"]},
+        "requesters": _people(session, requests.values()),
+        "counts": desk_counts(session),
+    }
+    return render(request, "console/extensions.html", context)
+
+
+@router.get("/console/processed", response_class=HTMLResponse)
+def processed(
+    request: Request, session: SessionDep, caller: Coordinator, page: PageNumber = 1
+) -> Response:
+    """Results the coordinator may still send back, the soonest-closing window first."""
+    statement = worklists.processed_results()
+    context = _page(request, session, caller, statement, worklists.processed_ordering(), page)
+    ids = [r.id for r in context["rows"] if r.id]
+    results = worklists.latest_events(session, ids, E.PROCESS)
+    context |= {
+        "results": {r.tracking_code: results.get(r.id or 0) for r in context["rows"]},
+        "counts": desk_counts(session),
+    }
+    return render(request, "console/processed.html", context)
+
+
+@router.get("/console/search", response_class=HTMLResponse)
+def search(
+    request: Request,
+    session: SessionDep,
+    caller: StaffCaller,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: PageNumber = 1,
+) -> Response:
+    """Any reflection the caller may see, by words, tracking code, or (IOC staff only, who
+    may know the reporter) the caller's phone number: a hotline operator answering "what
+    happened to my report?"."""
+    context: dict[str, Any] = {"q": q, "items": [], "page": None}
+    if q.strip():
+        statement = select(Reflection).where(
+            visible_clause(session, caller.actor),
+            worklists.text_clause(q, by_phone=caller.actor.role in SEES_EVERYTHING),
+        )
+        ordering = [(col(Reflection.created_at), True), (col(Reflection.id), True)]
+        context |= _page(request, session, caller, statement, ordering, page)
+    return render(request, "console/search.html", context)
+
+
+def _people(session: Session, events: Any) -> dict[int, User]:
+    ids = {e.actor_user_id for e in events} - {None}
+    if not ids:
+        return {}
+    return {u.id or 0: u for u in session.exec(select(User).where(col(User.id).in_(ids)))}

@@ -5,46 +5,59 @@ No router here: the console's page modules share these.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from fastapi import Request
 from sqlmodel import Session, col, select
 
 from api.schemas import ReflectionView
 from reflections.actors import Actor
-from reflections.errors import InvalidInput
-from reflections.models import Category, HandlingUnit, Reflection
-from reflections.models.enums import LifecycleEvent, Priority, Role
+from reflections.lifecycle.service import EventInput
+from reflections.models import AdministrativeUnit, Category, HandlingUnit, Reflection
+from reflections.models.enums import HandlingUnitKind, Priority, Role
+from reflections.organisation.names import collation_key, proper_name, short_name
 from reflections.organisation.routing import route
 from reflections.organisation.validity import local_date, reflection_day, valid_clause
 from reflections.organisation.visibility import units_in_scope
 from reflections.platform import clock
-from reflections.platform.settings import get_settings
 from web.forms import Choice
 from web.i18n import Translator
+
+# The order of the groups of units in a list, and how each is named (by kind and level).
+_UNIT_GROUPS = (
+    (HandlingUnitKind.DEPARTMENT, "province"),
+    (HandlingUnitKind.PEOPLES_COMMITTEE, "commune"),
+    (HandlingUnitKind.PEOPLES_COMMITTEE, "district"),
+    (HandlingUnitKind.TEAM, "district"),
+    (HandlingUnitKind.COMPANY, "province"),
+)
 
 
 def handling_units(
     session: Session, t: Translator, within: frozenset[int] | None = None, day: date | None = None
 ) -> list[Choice]:
     """Active units in force on ``day`` (today by default; a reflection's own day for its
-    forms), grouped by kind; ``within`` narrows them to a scope."""
+    forms), "UBND phường Phú Xuân", grouped by kind and level and sorted by their proper names
+    in Vietnamese order; ``within`` narrows them to a scope."""
     day = day or local_date(clock.now())
-    statement = select(HandlingUnit).where(
-        col(HandlingUnit.active), valid_clause(HandlingUnit, day)
+    statement = (
+        select(HandlingUnit, AdministrativeUnit.level)
+        .join(AdministrativeUnit, col(AdministrativeUnit.id) == HandlingUnit.administrative_unit_id)
+        .where(col(HandlingUnit.active), valid_clause(HandlingUnit, day))
     )
     english = t.language.value == "en"
-    choices = [
-        Choice(
-            unit.code,
-            unit.name_en if english else unit.name,
-            t(f"console.unit_kind.{unit.kind.value}"),
-        )
-        for unit in session.exec(statement)
-        if within is None or unit.id in within
-    ]
-    return sorted(choices, key=lambda c: (c.group, c.label))
+    found = []
+    for unit, level in session.exec(statement):
+        if within is not None and unit.id not in within:
+            continue
+        key = (unit.kind, level)
+        rank = _UNIT_GROUPS.index(key) if key in _UNIT_GROUPS else len(_UNIT_GROUPS)
+        group = t(f"console.unit_group.{unit.kind.value}.{level}")
+        if group.startswith("console.unit_group."):
+            group = t(f"console.unit_kind.{unit.kind.value}")
+        label = unit.name_en if english else short_name(unit.name)
+        found.append((rank, group, label, Choice(unit.code, label, group)))
+    found.sort(key=lambda item: (item[0], item[1], collation_key(proper_name(item[2]))))
+    return [choice for *_, choice in found]
 
 
 def reassign_units(
@@ -74,7 +87,7 @@ class Suggestion:
 def suggestion(session: Session, reflection: Reflection, view: ReflectionView) -> Suggestion:
     """Category from the classification, else the citizen's hint when it names a category;
     priority from that category's default; ward from the reflection; unit from the routing
-    rules once classified."""
+    rules for that category and ward (so classify and assign can be one form)."""
     category: Category | None = None
     if reflection.category_id is not None:
         category = session.get(Category, reflection.category_id)
@@ -86,9 +99,9 @@ def suggestion(session: Session, reflection: Reflection, view: ReflectionView) -
         ).first()
     priority = reflection.priority or (category.default_priority if category else None)
     unit = None
-    if reflection.category_id is not None and reflection.administrative_unit_id is not None:
+    if category is not None and category.id and reflection.administrative_unit_id is not None:
         day = reflection_day(reflection)
-        unit = route(session, reflection.category_id, reflection.administrative_unit_id, day)
+        unit = route(session, category.id, reflection.administrative_unit_id, day)
     return Suggestion(
         category=category.code if category else "",
         priority=(priority or Priority.NORMAL).value,
@@ -97,21 +110,25 @@ def suggestion(session: Session, reflection: Reflection, view: ReflectionView) -
     )
 
 
-def local_instant(day: date, at: time | None, field: str) -> datetime:
-    """A date and time as the city reads them (Asia/Ho_Chi_Minh) → an aware UTC instant.
-
-    No time means the end of the working day."""
-    zone = ZoneInfo(get_settings().time_zone)
-    try:
-        return datetime.combine(day, at or time(17, 0), tzinfo=zone).astimezone(UTC)
-    except OverflowError:
-        raise InvalidInput(field, "is out of range") from None
-
-
-DONE = frozenset({*(event.value for event in LifecycleEvent), "merge"})
-
-
-def done_of(request: Request) -> str | None:
-    """The action just done (``?done=``), if it names one: the page says it succeeded."""
-    done = request.query_params.get("done")
-    return done if done in DONE else None
+def classification_of(
+    session: Session, reflection: Reflection, category_code: str = ""
+) -> EventInput | None:
+    """What "assign to this unit" classifies a reflection still received with: the category
+    given, else its suggestion; the priority it carries or the category's default; its ward.
+    None when a category or the ward is not known."""
+    category: Category | None = None
+    if category_code:
+        category = session.exec(select(Category).where(Category.code == category_code)).first()
+    elif reflection.category_id is not None:
+        category = session.get(Category, reflection.category_id)
+    elif reflection.category_hint:
+        category = session.exec(
+            select(Category).where(Category.code == reflection.category_hint, col(Category.active))
+        ).first()
+    if category is None or category.id is None or reflection.administrative_unit_id is None:
+        return None
+    return EventInput(
+        category_id=category.id,
+        priority=reflection.priority or category.default_priority,
+        administrative_unit_id=reflection.administrative_unit_id,
+    )

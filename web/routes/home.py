@@ -1,37 +1,41 @@
 """The front page, the language switch, and staff log-in and log-out."""
 
+import re
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, select
 
-from api.deps import SessionDep
-from reflections.models.enums import Role
-from reflections.organisation.auth import InvalidCredentials, authenticate, issue_token
+from api.deps import Caller, SessionDep
+from reflections.models import Reflection, User
+from reflections.organisation.auth import (
+    InvalidCredentials,
+    actor_for,
+    authenticate,
+    issue_token,
+)
+from web import forms
+from web.console_forms import ACTIONS
 from web.i18n import language_of
+from web.routes.console_reflection import PageState, render_reflection, what_changed
 from web.session import (
     LANGUAGE_COOKIE,
     STAFF_COOKIE,
+    START_PAGE,
     CsrfChecked,
     OptionalStaff,
     StaffCaller,
     cookie_options,
     set_staff_cookie,
 )
-from web.templating import render
+from web.templating import render, translator
+
+RESUMABLE = re.compile(r"^/console/reflections/([A-Za-z0-9]{4}-[A-Za-z0-9]{4})/([a-z_]+)$")
+DRAFT_PREFIX = "draft."
 
 router = APIRouter(include_in_schema=False)
-
-# Where each role starts its day.
-START_PAGE = {
-    Role.COORDINATOR: "/console/queue",
-    Role.HANDLER: "/console/inbox",
-    Role.SUPERVISOR: "/console/escalations",
-    Role.AUDITOR: "/console/reports",
-    Role.OPERATOR: "/submit",
-    Role.ADMIN: "/console/queue",
-}
 
 
 def local_path(target: str | None, default: str = "/") -> str:
@@ -64,23 +68,77 @@ def login_form(request: Request, next: str | None = None) -> Response:
     return render(request, "login.html", {"next": local_path(next, "")})
 
 
+async def draft_of(request: Request) -> dict[str, str]:
+    """A form sent when the staff session had ended, carried through the log-in form."""
+    form = await request.form()
+    return {
+        key.removeprefix(DRAFT_PREFIX): value
+        for key, value in form.items()
+        if key.startswith(DRAFT_PREFIX) and isinstance(value, str)
+    }
+
+
 @router.post("/login", dependencies=[CsrfChecked])
 def login(
     request: Request,
     session: SessionDep,
     username: Annotated[str, Form(max_length=150)],
     password: Annotated[str, Form(max_length=200)],
+    draft: Annotated[dict[str, str], Depends(draft_of)],
     next: Annotated[str, Form(max_length=2000)] = "",
+    resume: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
         user = authenticate(session, username, password)
     except InvalidCredentials:
-        context = {"next": local_path(next, ""), "username": username, "failed": True}
+        context = {
+            "next": local_path(next, ""),
+            "username": username,
+            "failed": True,
+            "resume": resume,
+            "draft": draft,
+        }
         return render(request, "login.html", context, 401)
     token, lifetime = issue_token(user)
-    response = RedirectResponse(local_path(next, START_PAGE.get(user.role, "/")), 303)
+    found = RESUMABLE.match(resume)
+    if found and found.group(2) in ACTIONS:
+        response = _resume(request, session, user, found.group(1), found.group(2), draft)
+    else:
+        response = RedirectResponse(local_path(next, START_PAGE.get(user.role, "/")), 303)
     set_staff_cookie(response, token, lifetime)
     return response
+
+
+def _resume(
+    request: Request,
+    session: Session,
+    user: User,
+    tracking_code: str,
+    action: str,
+    draft: dict[str, str],
+) -> Response:
+    """The reflection's page with the form as it was typed when the session ended, to check
+    and send again (with what others changed meanwhile, if anything). Photos are not kept."""
+    session.expunge(user)
+    request.state.staff = user
+    caller = Caller(actor_for(session, user), user=user)
+    values = {name: draft.get(name, "") for name in (i.name for i in ACTIONS[action].inputs)}
+    state = PageState(values={action: values}, open_form=action, resumed=True)
+    shown = forms.version(draft.get("version"))
+    current = session.exec(
+        select(Reflection.version).where(Reflection.tracking_code == tracking_code.upper())
+    ).first()
+    if shown is not None and current is not None and current != shown:
+        state.conflict = what_changed(session, tracking_code, shown, translator(request))
+    return render_reflection(
+        request,
+        session,
+        caller,
+        tracking_code,
+        state,
+        queue=draft.get("queue"),
+        back=draft.get("back"),
+    )
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

@@ -1,5 +1,5 @@
 """System administration (DESIGN.md §3): units, categories, policies, routing, users, API keys,
-the notification outbox, the working calendar, the notices that reached nobody.
+the notification outbox, the working calendar, the notices that reached nobody, canned texts.
 
 Every route here needs the admin role; the check sits on the router so no route can miss it.
 """
@@ -11,6 +11,7 @@ from api.routes.admin import (
     api_keys,
     areas,
     calendar,
+    canned_texts,
     categories,
     outbox,
     policies,
@@ -38,5 +39,6 @@ for module in (
     outbox,
     calendar,
     warnings,
+    canned_texts,
 ):
     router.include_router(module.router)
