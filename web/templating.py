@@ -1,5 +1,6 @@
 """Rendering pages: one Jinja2 environment with the page's language, caller and CSRF token."""
 
+import secrets
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.idempotency import QUERY_PARAMETER
 from reflections.platform.settings import get_settings
 from web.i18n import Translator, language_of
 from web.session import CSRF_COOKIE, LANGUAGE_COOKIE, cookie_options, csrf_token
@@ -22,7 +24,15 @@ def templates() -> Jinja2Templates:
     environment = Jinja2Templates(directory=TEMPLATES)
     environment.env.filters["local"] = local_time
     environment.env.filters["duration"] = duration
+    environment.env.globals["keyed"] = keyed
     return environment
+
+
+def keyed(action: str) -> str:
+    """A form's action with an Idempotency-Key of its own (forms cannot send headers): sent
+    twice, by a double click or a resubmission after a lost answer, it acts once."""
+    joiner = "&" if "?" in action else "?"
+    return f"{action}{joiner}{QUERY_PARAMETER}={secrets.token_urlsafe(18)}"
 
 
 def local_time(value: datetime | None, with_time: bool = True) -> str:

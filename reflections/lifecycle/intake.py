@@ -26,7 +26,7 @@ from reflections.models.enums import (
     LifecycleState,
     SubmissionChannel,
 )
-from reflections.platform import clock
+from reflections.platform import clock, logs
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
 from reflections.timekeeping.deadlines import Step
@@ -71,6 +71,7 @@ def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
     except BaseException:
         session.rollback()
         raise
+    logs.note(tracking_code=submitted.reflection.tracking_code, actor_role=actor.role)
     return submitted
 
 

@@ -1,6 +1,7 @@
 """The tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
+from reflections.models.operations import IdempotencyRecord
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -21,6 +22,7 @@ __all__ = [
     "Category",
     "HandlingUnit",
     "HistoryEvent",
+    "IdempotencyRecord",
     "Membership",
     "OutboxMessage",
     "OutboxStatus",

@@ -14,12 +14,28 @@ from reflections.platform.settings import get_settings
 
 
 def _enable_sqlite_integrity(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite leaves foreign keys off unless asked, per connection.
+    # SQLite leaves foreign keys off unless asked, per connection. A writer waits for another
+    # one's lock only so long: past it the request is a 503, not a hang.
+    busy_ms = int(get_settings().sqlite_busy_timeout_seconds * 1000)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
+
+
+def _postgresql_connect_args() -> dict[str, Any]:
+    """libpq options that bound a stalled network: connecting, and a connection whose packets
+    go unanswered (TCP keep-alives, and the kernel's limit on unacknowledged data)."""
+    settings = get_settings()
+    return {
+        "connect_timeout": max(2, round(settings.database_connect_timeout_seconds)),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": int(settings.database_connect_timeout_seconds * 4000),
+    }
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -36,11 +52,24 @@ def _engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=settings.sql_echo, connect_args={"check_same_thread": False}
+            url,
+            echo=settings.sql_echo,
+            hide_parameters=True,
+            pool_timeout=settings.database_pool_timeout_seconds,
+            connect_args={"check_same_thread": False},
         )
         event.listen(engine, "connect", _enable_sqlite_integrity)
         return engine
-    return create_engine(url, echo=settings.sql_echo, pool_pre_ping=True)
+    return create_engine(
+        url,
+        echo=settings.sql_echo,
+        hide_parameters=True,  # errors and logs never carry a citizen's data
+        pool_pre_ping=True,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        connect_args=_postgresql_connect_args(),
+    )
 
 
 def is_postgresql(engine: Engine) -> bool:
@@ -56,6 +85,11 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def masked_url(url: str | None = None) -> str:
+    """The database URL as an operator may see it: the password hidden."""
+    return make_url(url or get_settings().database_url).render_as_string(hide_password=True)
 
 
 def reset_engines() -> None:

@@ -1,0 +1,70 @@
+"""Honest answers when the database cannot give one (DESIGN.md §10, "faults are honest").
+
+A refused or lost connection, a timeout (connecting, a statement, a lock, the pool) or SQLite's
+write lock held too long is a 503 problem with ``Retry-After``: the request was not completed
+and may be sent again (with the same ``Idempotency-Key`` when it changes something).
+"""
+
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc
+
+from api.problems import problem
+from reflections.platform.settings import get_settings
+
+FAULTS: tuple[type[Exception], ...] = (
+    exc.OperationalError,  # refused, reset, terminated, timed out, locked
+    exc.InterfaceError,  # a connection closed under us
+    exc.TimeoutError,  # no pooled connection free in time
+    exc.DisconnectionError,
+)
+log = logging.getLogger("reflections.faults")
+
+
+def is_fault(error: BaseException) -> bool:
+    if isinstance(error, FAULTS):
+        return True
+    return isinstance(error, exc.DBAPIError) and error.connection_invalidated
+
+
+def describe(error: BaseException) -> str:
+    """The driver's own words, first line only: no SQL, no parameters, no personal data."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(cause).__name__}: {text}"[:300]
+
+
+def unavailable(detail: str | None = None) -> JSONResponse:
+    seconds = get_settings().retry_after_seconds
+    return problem(
+        503,
+        detail
+        or "the database cannot answer now; the request was not completed. "
+        f"Retry in {seconds} s (with the same Idempotency-Key if it changes something).",
+        "service-unavailable",
+        {"Retry-After": str(seconds)},
+    )
+
+
+async def app_answer(scope: MutableMapping[str, Any], error: Exception) -> Response:
+    """The app's own answer to ``error`` (a page on web paths, problem+json on the API), for
+    middleware, which runs outside the app's exception handling."""
+    handlers = getattr(scope.get("app"), "exception_handlers", {})
+    for kind in type(error).__mro__:
+        if kind in handlers:
+            response = await handlers[kind](Request(scope), error)
+            assert isinstance(response, Response)
+            return response
+    if is_fault(error):
+        return unavailable()
+    return problem(500, "internal error; the failure has been logged")
+
+
+async def handle(request: Request, error: Exception) -> JSONResponse:
+    log.warning("database fault on %s %s: %s", request.method, request.url.path, describe(error))
+    return unavailable()
