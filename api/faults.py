@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc
 
 from api.problems import problem
+from reflections.platform.db import describe_failure
 from reflections.platform.settings import get_settings
 
 FAULTS: tuple[type[Exception], ...] = (
@@ -31,12 +32,7 @@ def is_fault(error: BaseException) -> bool:
     return isinstance(error, exc.DBAPIError) and error.connection_invalidated
 
 
-def describe(error: BaseException) -> str:
-    """The driver's own words, first line only: no SQL, no parameters, no personal data."""
-    cause = getattr(error, "orig", None) or error
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return f"{type(cause).__name__}: {text}"[:300]
+describe = describe_failure
 
 
 def unavailable(detail: str | None = None) -> JSONResponse:

@@ -92,6 +92,14 @@ def masked_url(url: str | None = None) -> str:
     return make_url(url or get_settings().database_url).render_as_string(hide_password=True)
 
 
+def describe_failure(error: BaseException) -> str:
+    """The driver's own words, first line only: no SQL, no parameters, no personal data."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(cause).__name__}: {text}"[:300]
+
+
 def reset_engines() -> None:
     """Forget every engine (tests that point the settings elsewhere, or drop a database)."""
     _engine.cache_clear()

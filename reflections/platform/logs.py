@@ -52,6 +52,7 @@ def configure() -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # each readiness check's revision
     access = logging.getLogger("uvicorn.access")
     access.disabled = log_format == "json"
     _configured = log_format
