@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 import api.routes.reflections
 from api import idempotency
 from api.unit_of_work import RequestSession
+from reflections.lifecycle import intake
 from reflections.models import HistoryEvent, IdempotencyRecord, OutboxMessage, Reflection
 from reflections.organisation.auth import create_api_key
 from reflections.platform import clock
@@ -47,7 +48,8 @@ def rows_with(session: Session, marker: str) -> int:
 
 def post(client: TestClient, payload: dict[str, Any], idem: str, **kwargs: Any) -> Response:
     headers = {"Idempotency-Key": idem} | kwargs.pop("headers", {})
-    return client.post("/api/v1/reflections", json=payload, headers=headers, **kwargs)
+    response: Response = client.post("/api/v1/reflections", json=payload, headers=headers, **kwargs)
+    return response
 
 
 def test_the_same_key_and_body_answer_the_first_response(
@@ -225,7 +227,7 @@ def test_a_duplicate_arriving_while_the_first_runs_does_not_act(
 ) -> None:
     """The first request holds its key's row; the second waits for it, then gets its answer."""
     started, release = threading.Event(), threading.Event()
-    real = api.routes.reflections.submit
+    real = intake.submit
 
     def slow_submit(*args: Any, **kwargs: Any) -> Any:
         started.set()
