@@ -74,7 +74,7 @@ async def start(readiness: Readiness) -> asyncio.Task[None] | None:
         if not (faults.is_fault(error) or isinstance(error, DatabaseNotMigrated)):
             raise
         readiness.reason = why_not(error)
-        log.warning("not ready: %s; waiting for it", readiness.reason)
+        log.warning("not ready, waiting: %s", readiness.reason)
         return asyncio.create_task(_keep_trying(readiness))
     readiness.started, readiness.reason = True, "ready"
     return None
@@ -89,7 +89,7 @@ async def _keep_trying(readiness: Readiness) -> None:
         except Exception as error:
             readiness.reason = why_not(error)
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
-            log.warning("not ready: %s; trying again in %.0f s", readiness.reason, delay)
+            log.warning("not ready, trying again in %.0f s: %s", delay, readiness.reason)
             continue
         readiness.started, readiness.reason = True, "ready"
         log.info("database %s reachable and migrated: ready", masked_url())

@@ -99,3 +99,58 @@ def running(log: Path, env: dict[str, str] | None = None, **kwargs: object) -> I
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def forwarding(port: int, target: tuple[str, int]) -> Iterator[None]:
+    """A TCP forwarder on ``port`` to ``target`` while the block runs: a database that comes
+    back on the address the service was told, as after a restart or a network repair."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                end.close()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(target)
+            for pair in ((client, upstream), (upstream, client)):
+                threading.Thread(target=pump, args=pair, daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port that takes connections and never says a word: a stalled network or host."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        listener.close()

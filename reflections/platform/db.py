@@ -48,27 +48,32 @@ def get_engine(url: str | None = None) -> Engine:
 def _engine(url: str) -> Engine:
     settings = get_settings()
     parsed = make_url(url)
+    pool = {
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+    }
+    # Errors and logs never carry a citizen's data: statement parameters are left out.
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        file = bool(parsed.database) and parsed.database != ":memory:"
+        if file:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             echo=settings.sql_echo,
             hide_parameters=True,
-            pool_timeout=settings.database_pool_timeout_seconds,
             connect_args={"check_same_thread": False},
+            **(pool if file else {}),
         )
         event.listen(engine, "connect", _enable_sqlite_integrity)
         return engine
     return create_engine(
         url,
         echo=settings.sql_echo,
-        hide_parameters=True,  # errors and logs never carry a citizen's data
+        hide_parameters=True,
         pool_pre_ping=True,
-        pool_timeout=settings.database_pool_timeout_seconds,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
         connect_args=_postgresql_connect_args(),
+        **pool,
     )
 
 

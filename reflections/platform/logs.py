@@ -45,14 +45,16 @@ def configure() -> None:
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if getattr(h, "reflections", False)]:
         root.removeHandler(old)
+    handler.reflections = True  # type: ignore[attr-defined]  # ours, to replace, not others'
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # each readiness check's revision
+    for chatty in ("alembic", "httpx"):  # each readiness check's revision, each HTTP call
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.disabled = log_format == "json"
     _configured = log_format
