@@ -67,13 +67,13 @@ def write_lock_held(database_url: str, reflection_id: int) -> Iterator[None]:
     PostgreSQL."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        holder = sqlite3.connect(str(url.database), isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
+        lite = sqlite3.connect(str(url.database), isolation_level=None)
+        lite.execute("BEGIN IMMEDIATE")
         try:
             yield
         finally:
-            holder.execute("ROLLBACK")
-            holder.close()
+            lite.execute("ROLLBACK")
+            lite.close()
         return
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as holder:
