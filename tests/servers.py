@@ -57,7 +57,12 @@ def start(
     port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", "runtime.asgi:app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    environment = os.environ | {"REFLECTIONS_JWT_SECRET": JWT_SECRET} | (env or {})
+    quiet = {
+        "REFLECTIONS_JWT_SECRET": JWT_SECRET,
+        # The suite's databases hold messages nobody dispatches: not a reason to be unready.
+        "REFLECTIONS_OUTBOX_STUCK_SECONDS": "0",
+    }
+    environment = os.environ | quiet | (env or {})
     with log.open("ab") as output:
         process = subprocess.Popen(
             command,
