@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from api import faults, metrics
+from api.unit_of_work import REPLAYED_ROUTE_KEY
 from reflections.platform import logs
 from reflections.platform.settings import get_settings
 
@@ -89,9 +90,7 @@ class RequestBoundary:
 
 
 def _route(scope: Scope) -> str:
-    """The matched route's template (never the raw path: its query may carry a secret)."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path or "/"
-    return "unmatched"
+    """The route's template (never the raw path: its query may carry a secret); for a
+    replayed answer, the route of the first one."""
+    path = getattr(scope.get("route"), "path", None) or scope.get(REPLAYED_ROUTE_KEY)
+    return path if isinstance(path, str) and path else "unmatched"

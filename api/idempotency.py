@@ -66,6 +66,8 @@ class Answer:
     status: int
     headers: Headers
     body: bytes
+    route: str | None = None  # for the request line of a replay, answered before routing
+    tracking_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ def _encrypt(claim: Claim, answer: Answer) -> bytes:
             "status": answer.status,
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in answer.headers],
             "body": answer.body.decode("latin-1"),
+            "route": answer.route,
+            "tracking_code": answer.tracking_code,
         }
     ).encode()
     nonce = os.urandom(12)
@@ -210,7 +214,8 @@ def _decrypt(claim: Claim, blob: bytes) -> Answer:
     plain = AESGCM(claim.secret).decrypt(blob[:12], blob[12:], claim.key_hash.encode())
     data = json.loads(plain)
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in data["headers"]]
-    return Answer(int(data["status"]), headers, data["body"].encode("latin-1"))
+    body = data["body"].encode("latin-1")
+    return Answer(int(data["status"]), headers, body, data.get("route"), data.get("tracking_code"))
 
 
 PURGE_EVERY_SECONDS = 3600.0

@@ -10,7 +10,7 @@ the request's ``Idempotency-Key`` (:mod:`api.idempotency`).
 """
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from anyio import to_thread
@@ -24,6 +24,7 @@ from api import faults, idempotency
 from api.idempotency import AlreadyAnswered, Answer, Claim, InvalidKey, KeyReused
 from api.problems import problem
 from reflections.models import IdempotencyRecord
+from reflections.platform import logs
 from reflections.platform.db import get_engine
 from reflections.platform.settings import get_settings
 
@@ -33,6 +34,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCOPE_KEY = "reflections.unit_of_work"
+REPLAYED_ROUTE_KEY = "reflections.replayed_route"  # the route a replayed answer came from
 
 
 class RequestSession(Session):
@@ -102,9 +104,7 @@ class UnitOfWork:
         session = self.open()
         try:
             if remember and self.claim is not None:
-                kept = Answer(
-                    answer.status, idempotency.remembered_headers(answer.headers), answer.body
-                )
+                kept = replace(answer, headers=idempotency.remembered_headers(answer.headers))
                 idempotency.complete(session, self.claim, self.record, kept)
             session.commit_now()
         except BaseException:
@@ -200,6 +200,8 @@ class TransactionalRequests:
                     await (await faults.app_answer(scope, error))(scope, receive, send)
                     return
                 if answer is not None:
+                    scope[REPLAYED_ROUTE_KEY] = answer.route
+                    logs.note(tracking_code=answer.tracking_code)
                     await replay(answer)(scope, receive, send)
                     return
         scope[SCOPE_KEY] = work
@@ -232,7 +234,14 @@ class _CommittingSend:
             return
         start, self.start = self.start, None
         streamed = bool(message.get("more_body", False))
-        answer = Answer(start["status"], list(start.get("headers", [])), message.get("body", b""))
+        note = logs.current()
+        answer = Answer(
+            start["status"],
+            list(start.get("headers", [])),
+            message.get("body", b""),
+            getattr(self.scope.get("route"), "path", None),
+            note.tracking_code if note else None,
+        )
         try:
             if streamed:
                 await to_thread.run_sync(self.work.commit_before_stream)

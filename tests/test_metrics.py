@@ -159,7 +159,7 @@ def test_overdue_escalated_and_sweep_lag(session: Session, client: TestClient) -
     session.commit()
 
 
-def test_several_workers_are_counted_together(tmp_path: Path) -> None:
+def test_several_workers_are_counted_together(database_url: str, tmp_path: Path) -> None:
     """uvicorn --workers 2 with PROMETHEUS_MULTIPROC_DIR: any worker's scrape sums both."""
     folder = tmp_path / "prometheus"
     folder.mkdir()

@@ -82,6 +82,10 @@ def noting() -> Iterator[RequestNote]:
         _note.reset(token)
 
 
+def current() -> RequestNote | None:
+    return _note.get()
+
+
 def note(*, tracking_code: str | None = None, actor_role: str | None = None) -> None:
     current = _note.get()
     if current is None:
