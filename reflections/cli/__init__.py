@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from reflections.cli import deadlines, outbox, oversight, running, setup
+from reflections.cli import backups, deadlines, outbox, oversight, running, setup
 from reflections.cli.common import UNREACHABLE
 from reflections.platform.db import describe_failure, masked_url
 
@@ -39,6 +39,8 @@ app.command()(running.diagram)
 app.command()(oversight.report)
 app.add_typer(oversight.export_app, name="export")
 app.add_typer(oversight.audit_app, name="audit")
+app.command("backup")(backups.backup_command)
+app.command("restore")(backups.restore_command)
 
 if __name__ == "__main__":
     app()
