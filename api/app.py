@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -10,6 +11,7 @@ from sqlalchemy import text
 from api import faults, idempotency, metrics, open311, problems, readiness, unit_of_work
 from api.boundary import RequestBoundary
 from api.limits import BodySizeLimit
+from api.problems import problem_responses
 from api.routes import (
     access,
     actions,
@@ -88,6 +90,8 @@ def create_api() -> FastAPI:
     ):
         app.include_router(module.router)
 
+    _document_operations(app)
+
     @app.get("/api/v1/health", tags=["operations"])
     def health() -> dict[str, str]:
         with get_engine().connect() as connection:
@@ -95,3 +99,41 @@ def create_api() -> FastAPI:
         return {"status": "ok", "database": "ok"}
 
     return app
+
+
+def _document_operations(app: FastAPI) -> None:
+    """What the middleware adds to every operation, in the OpenAPI document: the optional
+    Idempotency-Key of a POST, and the 503 a database fault answers."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        unavailable = problem_responses(503, "The database cannot answer now; retry later.")
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                answer = dict(unavailable[503])
+                if path.startswith("/open311/"):  # in the GeoReport error format
+                    answer["content"] = responses.get("4XX", {}).get("content", {})
+                responses.setdefault("503", answer)
+                if method == "post":
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "A new random key (e.g. a UUID) per request: sent again with the same body within "
+        "24 h, the request is answered with its first answer instead of acting twice; with "
+        "another body, 422."
+    ),
+    "schema": {"type": "string", "minLength": 16, "maxLength": 255, "pattern": "^[!-~]+$"},
+}

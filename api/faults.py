@@ -10,7 +10,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import exc
 
 from api.problems import problem
@@ -35,9 +35,30 @@ def is_fault(error: BaseException) -> bool:
 describe = describe_failure
 
 
-def unavailable(detail: str | None = None) -> JSONResponse:
+def refusal(
+    path: str,
+    status: int,
+    detail: str,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    field: str | None = None,
+) -> Response:
+    """A refusal answered outside a route's own handling: problem+json, or on the Open311 paths
+    the GeoReport error list its clients parse (JSON or XML, as the path asks)."""
+    if path.startswith("/open311/"):
+        from api.open311.render import Format, errors  # the routes import this module
+
+        response = errors(Format.XML if path.endswith(".xml") else Format.JSON, status, [detail])
+        response.headers.update(headers or {})
+        return response
+    extra = {"errors": [{"field": field, "reason": detail}]} if field else {}
+    return problem(status, detail, kind, headers, **extra)
+
+
+def unavailable(path: str, detail: str | None = None) -> Response:
     seconds = get_settings().retry_after_seconds
-    return problem(
+    return refusal(
+        path,
         503,
         detail
         or "the database cannot answer now; the request was not completed. "
@@ -57,10 +78,10 @@ async def app_answer(scope: MutableMapping[str, Any], error: Exception) -> Respo
             assert isinstance(response, Response)
             return response
     if is_fault(error):
-        return unavailable()
-    return problem(500, "internal error; the failure has been logged")
+        return unavailable(scope["path"])
+    return refusal(scope["path"], 500, "internal error; the failure has been logged", "error")
 
 
-async def handle(request: Request, error: Exception) -> JSONResponse:
+async def handle(request: Request, error: Exception) -> Response:
     log.warning("database fault on %s %s: %s", request.method, request.url.path, describe(error))
-    return unavailable()
+    return unavailable(request.url.path)

@@ -19,7 +19,7 @@ from typing import Any
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -115,8 +115,8 @@ class ReadinessGate:
         await self.app(scope, receive, send)
 
 
-async def not_ready(_request: Request, error: Exception) -> JSONResponse:
-    return faults.unavailable(f"not ready: {error}")
+async def not_ready(request: Request, error: Exception) -> Response:
+    return faults.unavailable(request.url.path, f"not ready: {error}")
 
 
 @router.get("/healthz")

@@ -22,7 +22,6 @@ from sqlmodel import Session
 
 from api import faults, idempotency
 from api.idempotency import AlreadyAnswered, Answer, Claim, InvalidKey, KeyReused
-from api.problems import problem
 from reflections.models import IdempotencyRecord
 from reflections.platform import logs
 from reflections.platform.db import get_engine
@@ -136,24 +135,21 @@ def replay(answer: Answer) -> Response:
     return response
 
 
-def _key_reused() -> Response:
-    return problem(
-        422,
-        "this Idempotency-Key was used for a different request; use a new key for a new one",
-        "idempotency-key-reused",
-        errors=[{"field": "Idempotency-Key", "reason": "used for a different request"}],
-    )
+def _key_reused(path: str) -> Response:
+    detail = "this Idempotency-Key was used for a different request; use a new key for a new one"
+    return faults.refusal(path, 422, detail, "idempotency-key-reused", field="Idempotency-Key")
 
 
-async def answered_meanwhile(_request: Request, error: Exception) -> Response:
+async def answered_meanwhile(request: Request, error: Exception) -> Response:
     """A duplicate waited for the first request with its key: the first one's answer."""
     assert isinstance(error, AlreadyAnswered)
     try:
         answer = await to_thread.run_sync(_lookup, error.claim)
     except KeyReused:
-        return _key_reused()
+        return _key_reused(request.url.path)
     if answer is None:  # expired in the meantime: vanishingly rare
-        return problem(409, "the first request with this key is not answered yet; retry")
+        detail = "the first request with this key is not answered yet; retry"
+        return faults.refusal(request.url.path, 409, detail, "conflict")
     return replay(answer)
 
 
@@ -177,11 +173,8 @@ class TransactionalRequests:
             try:
                 key = idempotency.key_of(scope)
             except InvalidKey as error:
-                refusal = problem(
-                    422,
-                    str(error),
-                    "validation-error",
-                    errors=[{"field": "Idempotency-Key", "reason": str(error)}],
+                refusal = faults.refusal(
+                    scope["path"], 422, str(error), "validation-error", field="Idempotency-Key"
                 )
                 await refusal(scope, receive, send)
                 return
@@ -192,7 +185,7 @@ class TransactionalRequests:
                 try:
                     answer = await to_thread.run_sync(_lookup, work.claim)
                 except KeyReused:
-                    await _key_reused()(scope, receive, send)
+                    await _key_reused(scope["path"])(scope, receive, send)
                     return
                 except Exception as error:
                     if not faults.is_fault(error):

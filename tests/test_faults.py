@@ -122,6 +122,14 @@ def test_a_stalled_database_is_503_not_a_hang(client: TestClient) -> None:
     assert ready.json()["checks"]["database"] != "ok"
 
 
+def test_open311_answers_a_fault_in_its_own_error_format(client: TestClient) -> None:
+    with configured(database_url=refused_url()):
+        answer = client.get("/open311/v2/services.xml")
+    assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 0
+    assert answer.headers["content-type"].startswith("text/xml")
+    assert "<errors><error><code>503</code>" in answer.text
+
+
 def test_web_pages_answer_a_fault_with_a_page(app: FastAPI) -> None:
     browser = TestClient(app)
     with configured(database_url=refused_url()):
