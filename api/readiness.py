@@ -49,10 +49,11 @@ class NotReady(Exception):
 
 @dataclass
 class Readiness:
-    """Whether this process has found its database usable since it started."""
+    """Whether this process is still waiting for its database since it started (only when the
+    start-up check failed: an app served without a lifespan is not held back)."""
 
-    started: bool = False
-    reason: str = "starting"
+    waiting: bool = False
+    reason: str = ""
 
 
 def check_database() -> None:
@@ -73,10 +74,9 @@ async def start(readiness: Readiness) -> asyncio.Task[None] | None:
     except Exception as error:
         if not (faults.is_fault(error) or isinstance(error, DatabaseNotMigrated)):
             raise
-        readiness.reason = why_not(error)
+        readiness.waiting, readiness.reason = True, why_not(error)
         log.warning("not ready, waiting: %s", readiness.reason)
         return asyncio.create_task(_keep_trying(readiness))
-    readiness.started, readiness.reason = True, "ready"
     return None
 
 
@@ -91,7 +91,7 @@ async def _keep_trying(readiness: Readiness) -> None:
             delay = min(delay * 2, MAX_BACKOFF_SECONDS)
             log.warning("not ready, trying again in %.0f s: %s", delay, readiness.reason)
             continue
-        readiness.started, readiness.reason = True, "ready"
+        readiness.waiting, readiness.reason = False, ""
         log.info("database %s reachable and migrated: ready", masked_url())
         return
 
@@ -106,7 +106,7 @@ class ReadinessGate:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and not self.readiness.started
+            and self.readiness.waiting
             and scope["path"] not in ALWAYS_ANSWERED
         ):
             response = await faults.app_answer(scope, NotReady(self.readiness.reason))
@@ -134,9 +134,9 @@ async def readyz(request: Request) -> JSONResponse:
     url = get_settings().prefect_health_url
     if url:
         checks["prefect"] = await _bounded(lambda: _prefect(url))
-    ready = readiness.started and all(value == "ok" for value in checks.values())
+    ready = not readiness.waiting and all(value == "ok" for value in checks.values())
     body = {"status": "ready" if ready else "not ready", "checks": checks}
-    if not readiness.started:
+    if readiness.waiting:
         body["starting"] = readiness.reason
     return JSONResponse(body, status_code=200 if ready else 503)
 

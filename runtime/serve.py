@@ -104,6 +104,7 @@ def run(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
 
+    stopped = True  # unless the flow runner hangs on its way out
     with _children() as start:
         started = time.monotonic()
         server = start(

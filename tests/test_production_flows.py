@@ -1,16 +1,24 @@
 """The production flow path (prefect.yaml): a worker with no checkout runs the flows from the
 installed package, and a worker missing a setting fails each run at once, saying which.
 
-Each case runs what a process worker runs before a flow, in a fresh interpreter in an empty
-directory: Prefect's own ``run_step`` for the pull steps of prefect.yaml, then Prefect's own
-``load_flow_from_entrypoint`` for every deployment.
+The configured worker runs what a process worker runs before a flow, in a fresh interpreter in
+an empty directory: Prefect's own ``run_step`` for the pull steps of prefect.yaml, then
+Prefect's own ``load_flow_from_entrypoint`` for every deployment. The refusals call that pull
+step here, in an empty directory without any REFLECTIONS_* setting.
 """
 
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from flows.deployments import SCHEDULED
+from flows.preflight import WorkerNotReady, check_worker
+from reflections.platform.db import reset_engines
+from reflections.platform.settings import get_settings
 
 PREFECT_YAML = Path(__file__).parents[1] / "prefect.yaml"
 WORKER = """
@@ -51,30 +59,41 @@ def worker(directory: Path, settings: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_a_worker_missing_settings_fails_before_the_flow_naming_them(tmp_path: Path) -> None:
-    run = worker(tmp_path, {})
-    assert run.returncode == 3, run.stdout + run.stderr
-    assert "REFLECTIONS_DATABASE_URL is not set" in run.stdout
-    assert "REFLECTIONS_PUBLIC_URL is not set" in run.stdout
-    assert "every message would go to this worker's console" in run.stdout
-    assert "LOADED" not in run.stdout
-    assert not (tmp_path / "var").exists()  # no SQLite file made on the way
+@pytest.fixture
+def bare_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """This process as a worker without a checkout: an empty directory, no REFLECTIONS_*."""
+    for name in [n for n in os.environ if n.startswith("REFLECTIONS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    reset_engines()
+
+
+def test_a_worker_missing_settings_fails_before_the_flow_naming_them(bare_worker: Path) -> None:
+    with pytest.raises(WorkerNotReady) as refused:
+        check_worker()
+    said = str(refused.value)
+    assert "REFLECTIONS_DATABASE_URL is not set" in said
+    assert "REFLECTIONS_PUBLIC_URL is not set" in said
+    assert "every message would go to this worker's console" in said
+    assert not (bare_worker / "var").exists()  # no SQLite file made on the way
 
 
 def test_a_worker_on_a_database_not_ready_fails_naming_it(
-    tmp_path: Path, fresh_database_url: str
+    bare_worker: Path, fresh_database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = {
-        "REFLECTIONS_DATABASE_URL": fresh_database_url,
-        "REFLECTIONS_PUBLIC_URL": "https://phananh.hue.gov.vn",
-        "REFLECTIONS_SMTP_HOST": "relay.hue.gov.vn",
-        "REFLECTIONS_HOME": str(tmp_path / "missing"),
-    }
-    run = worker(tmp_path, settings)
-    assert run.returncode == 3, run.stdout + run.stderr
-    assert "is not migrated" in run.stdout and "reflections db upgrade" in run.stdout
-    assert f"REFLECTIONS_HOME={tmp_path / 'missing'} is not a directory" in run.stdout
-    assert "PUBLIC_URL" not in run.stdout and "console" not in run.stdout
+    monkeypatch.setenv("REFLECTIONS_DATABASE_URL", fresh_database_url)
+    monkeypatch.setenv("REFLECTIONS_PUBLIC_URL", "https://phananh.hue.gov.vn")
+    monkeypatch.setenv("REFLECTIONS_SMTP_HOST", "relay.hue.gov.vn")
+    monkeypatch.setenv("REFLECTIONS_HOME", str(bare_worker / "missing"))
+    with pytest.raises(WorkerNotReady) as refused:
+        check_worker()
+    said = str(refused.value)
+    assert "is not migrated" in said and "reflections db upgrade" in said
+    assert f"REFLECTIONS_HOME={bare_worker / 'missing'} is not a directory" in said
+    assert "PUBLIC_URL" not in said and "console" not in said
 
 
 def test_a_configured_worker_runs_the_flows_from_the_installed_package(
