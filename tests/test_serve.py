@@ -56,15 +56,18 @@ def wait_for_text(log: Path, text: str, process: "subprocess.Popen[str]", timeou
         time.sleep(0.2)
 
 
-def children_of(pid: int) -> set[int]:
+def servers_of(pid: int) -> set[int]:
+    """Its Prefect server and its API (flow runs come and go beside them)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             except OSError:
                 continue
-            if int(fields[1]) == pid:
+            serving = b"prefect server start" in command or b"runtime.asgi:app" in command
+            if int(fields[1]) == pid and serving:
                 found.add(int(entry.name))
     return found
 
@@ -102,8 +105,8 @@ def test_with_flows_sigterm_stops_all_and_sigkill_leaves_no_orphan(
     ports = ["--port", str(free_port()), "--prefect-port", str(free_port())]
     with serving(tmp_path, *ports) as (process, log):
         wait_for_text(log, "serving audit-anchor/hourly", process, 180)
-        children = children_of(process.pid)
-        assert len(children) == 2  # the Prefect server and the API
+        children = servers_of(process.pid)
+        assert len(children) == 2
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=40)
         assert gone(children, 20), log.read_text()[-2000:]
@@ -111,7 +114,8 @@ def test_with_flows_sigterm_stops_all_and_sigkill_leaves_no_orphan(
     (tmp_path / "serve.log").rename(tmp_path / "first.log")
     with serving(tmp_path, *ports) as (process, log):  # the same ports: nothing held them
         wait_for_text(log, "serving audit-anchor/hourly", process, 180)
-        children = children_of(process.pid)
+        children = servers_of(process.pid)
+        assert len(children) == 2
         process.kill()  # SIGKILL: no chance to stop anything
         process.wait()
         assert gone(children, 20), "a child outlived the launcher"
