@@ -106,7 +106,7 @@ class Burst:
         with self._lock:
             self.statuses[what] += 1
 
-    def outcome(self, drill: str, database: str) -> Outcome:
+    def outcome(self, drill: str, database: str, url: str) -> Outcome:
         """Reconcile the answers with the database."""
         statuses = self.statuses
         http = {k: n for k, n in statuses.items() if k.isdigit()}
@@ -121,7 +121,7 @@ class Burst:
             replayed=statuses["replayed"],
             submissions=self.clients * self.each,
         )
-        with Session(get_engine()) as session:
+        with Session(get_engine(url)) as session:
             ours = col(Reflection.description).startswith(self.marker)
             rows = session.exec(
                 select(Reflection.tracking_code, Reflection.description).where(ours)

@@ -14,14 +14,32 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pytest
 from sqlalchemy.engine import make_url
+from sqlmodel import Session
 
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
+from reflections.seed import loader
 from tests import servers
-from tests.conftest import on_postgresql
+from tests.conftest import new_database, on_postgresql
 from tests.drills import Burst, Outcome
 
 DATABASE = "postgresql" if on_postgresql() else "sqlite"
 API_NAME = "drill-api"  # the server's application_name on PostgreSQL, to cut only its links
+
+
+@pytest.fixture(scope="module")
+def drill_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, seeded database of the drills' own: their hundreds of undelivered messages
+    stay out of the other tests' dispatches."""
+    for url in new_database(tmp_path_factory.mktemp("drills")):
+        migrate.upgrade(url)
+        with pytest.MonkeyPatch.context() as patch, Session(get_engine(url)) as session:
+            patch.setattr(loader, "hash_password", lambda password: "not-a-hash")  # speed
+            loader.seed(session, demo_password="unused")
+        yield url
+        get_engine(url).dispose()
 
 
 def assert_reconciled(outcome: Outcome, burst: Burst) -> None:
@@ -32,8 +50,9 @@ def assert_reconciled(outcome: Outcome, burst: Burst) -> None:
     assert outcome.acknowledged_missing == 0, outcome
 
 
-def test_kill_9_of_the_server_mid_burst(database_url: str, tmp_path: Path) -> None:
-    server = servers.start(tmp_path / "api.log")
+def test_kill_9_of_the_server_mid_burst(drill_url: str, tmp_path: Path) -> None:
+    env = {"REFLECTIONS_DATABASE_URL": drill_url}
+    server = servers.start(tmp_path / "api.log", env)
     burst = Burst(server.url)
     clients = threading.Thread(target=burst.run)
     clients.start()
@@ -43,12 +62,12 @@ def test_kill_9_of_the_server_mid_burst(database_url: str, tmp_path: Path) -> No
     server.kill()  # requests in flight get no answer; some had committed, some not
     time.sleep(0.5)
     port = int(server.url.rsplit(":", 1)[1])
-    server = servers.start(tmp_path / "api-again.log", port=port)
+    server = servers.start(tmp_path / "api-again.log", env, port=port)
     try:
         clients.join()
     finally:
         server.stop()
-    outcome = burst.outcome("kill -9 of the server mid-burst", DATABASE)
+    outcome = burst.outcome("kill -9 of the server mid-burst", DATABASE, drill_url)
     assert outcome.no_answer > 0, "the kill came after the burst"
     assert_reconciled(outcome, burst)
 
@@ -91,29 +110,28 @@ def connections_cut(database_url: str) -> Iterator[None]:
         cutter.join(10)
 
 
-def test_database_connections_cut_mid_burst(database_url: str, tmp_path: Path) -> None:
+def test_database_connections_cut_mid_burst(drill_url: str, tmp_path: Path) -> None:
+    env = {"REFLECTIONS_DATABASE_URL": drill_url}
     if DATABASE == "postgresql":
-        env = {"PGAPPNAME": API_NAME}
+        env["PGAPPNAME"] = API_NAME
     else:
-        env = {"REFLECTIONS_SQLITE_BUSY_TIMEOUT_SECONDS": "0.2"}
+        env["REFLECTIONS_SQLITE_BUSY_TIMEOUT_SECONDS"] = "0.2"
     with servers.running(tmp_path / "api.log", env) as server:
         burst = Burst(server.url)
-        with connections_cut(database_url):
+        with connections_cut(drill_url):
             burst.run()
     name = "backend connections terminated" if DATABASE == "postgresql" else "write lock held"
-    outcome = burst.outcome(f"{name} mid-burst", DATABASE)
+    outcome = burst.outcome(f"{name} mid-burst", DATABASE, drill_url)
     assert outcome.unavailable > 0, "no request met the fault"
     assert_reconciled(outcome, burst)
 
 
-def test_answers_lost_on_the_way_are_retried_into_one_row(
-    database_url: str, tmp_path: Path
-) -> None:
+def test_answers_lost_on_the_way_are_retried_into_one_row(drill_url: str, tmp_path: Path) -> None:
     """Each submission is sent, the client hangs up before the answer, then it sends the same
     again with the same key: the change happened once, and the retry gets its answer."""
-    with servers.running(tmp_path / "api.log") as server:
+    with servers.running(tmp_path / "api.log", {"REFLECTIONS_DATABASE_URL": drill_url}) as server:
         burst = Burst(server.url, clients=4, each=10, abandon_first=True)
         burst.run()
-    outcome = burst.outcome("answer lost, retried with the same key", DATABASE)
+    outcome = burst.outcome("answer lost, retried with the same key", DATABASE, drill_url)
     assert burst.statuses["abandoned"] > 0
     assert_reconciled(outcome, burst)
