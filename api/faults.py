@@ -14,15 +14,10 @@ from fastapi.responses import Response
 from sqlalchemy import exc
 
 from api.problems import problem
-from reflections.platform.db import describe_failure
+from reflections.platform.db import DATABASE_FAULTS, describe_failure
 from reflections.platform.settings import get_settings
 
-FAULTS: tuple[type[Exception], ...] = (
-    exc.OperationalError,  # refused, reset, terminated, timed out, locked
-    exc.InterfaceError,  # a connection closed under us
-    exc.TimeoutError,  # no pooled connection free in time
-    exc.DisconnectionError,
-)
+FAULTS = DATABASE_FAULTS
 log = logging.getLogger("reflections.faults")
 
 

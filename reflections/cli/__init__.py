@@ -7,8 +7,7 @@ from typing import Any
 import typer
 
 from reflections.cli import backups, deadlines, outbox, oversight, running, setup
-from reflections.cli.common import UNREACHABLE
-from reflections.platform.db import describe_failure, masked_url
+from reflections.platform.db import DATABASE_FAULTS, describe_failure, masked_url
 
 
 class _Command(typer.Typer):
@@ -18,7 +17,7 @@ class _Command(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except UNREACHABLE as error:
+        except DATABASE_FAULTS as error:
             print(
                 f"reflections: cannot use the database {masked_url()}: {describe_failure(error)}",
                 file=sys.stderr,

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from sqlalchemy import exc
 from sqlmodel import Session
 
 from reflections.platform import clock, migrate
@@ -14,7 +13,6 @@ from reflections.platform.db import get_engine
 from reflections.platform.settings import get_settings
 
 console = Console()
-UNREACHABLE = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
 
 
 def open_session() -> Session:

@@ -6,8 +6,8 @@ import typer
 from rich.progress import Progress
 
 from reflections.cli import outbox
-from reflections.cli.common import UNREACHABLE, console, open_session
-from reflections.platform.db import describe_failure, masked_url
+from reflections.cli.common import console, open_session
+from reflections.platform.db import DATABASE_FAULTS, describe_failure, masked_url
 
 
 def demo(
@@ -53,7 +53,7 @@ def serve(
 
     try:
         open_session().close()  # refuses to start on an un-migrated database
-    except UNREACHABLE as error:  # the API waits for it, and says so at /readyz
+    except DATABASE_FAULTS as error:  # the API waits for it, and says so at /readyz
         console.print(f"database {masked_url()} unreachable ({describe_failure(error)}); waiting")
     try:
         run(host, port, flows=flows, prefect_port=prefect_port)

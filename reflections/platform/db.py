@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -95,6 +95,16 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 def masked_url(url: str | None = None) -> str:
     """The database URL as an operator may see it: the password hidden."""
     return make_url(url or get_settings().database_url).render_as_string(hide_password=True)
+
+
+# A database that cannot answer now: refused, reset or terminated connections, timeouts
+# (connecting, a statement, a lock), no pooled connection free, SQLite's lock held too long.
+DATABASE_FAULTS: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    exc.DisconnectionError,
+)
 
 
 def describe_failure(error: BaseException) -> str:
