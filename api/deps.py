@@ -4,10 +4,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 
+from api import unit_of_work
 from reflections.actors import Actor
 from reflections.errors import Forbidden
 from reflections.models import ApiKey, User
@@ -18,13 +19,25 @@ from reflections.organisation.auth import (
     client_for_api_key,
     user_for_token,
 )
+from reflections.platform import logs
 from reflections.platform.db import get_engine
 from reflections.platform.security import hash_secret
 
 
-def get_session() -> Iterator[Session]:
-    with Session(get_engine(), expire_on_commit=False) as session:
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session (:mod:`api.unit_of_work`): committed after the answer is built,
+    not at all if an exception leaves the endpoint."""
+    work = unit_of_work.current(request)
+    if work is None:  # outside the middleware (an app without it)
+        with Session(get_engine(), expire_on_commit=False) as session:
+            yield session
+        return
+    session = work.open()
+    try:
         yield session
+    except BaseException:
+        work.failed = True
+        raise
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -64,7 +77,9 @@ StaffUser = Annotated[User, Depends(staff_user)]
 
 
 def staff_actor(session: SessionDep, user: StaffUser) -> Actor:
-    return actor_for(session, user)
+    actor = actor_for(session, user)
+    logs.note(actor_role=actor.role)
+    return actor
 
 
 StaffActor = Annotated[Actor, Depends(staff_actor)]
@@ -78,7 +93,10 @@ def caller(
 ) -> Caller:
     if token:
         user = user_for_token(session, token)
-        return Caller(actor_for(session, user), user=user)
+        actor = actor_for(session, user)
+        logs.note(actor_role=actor.role)
+        return Caller(actor, user=user)
+    logs.note(actor_role=Role.CITIZEN)
     if api_key:
         client = client_for_api_key(session, api_key)
         return Caller(Actor.citizen(), client=client)

@@ -10,7 +10,9 @@ a free port. Then, for --seconds each, httpx keeps --concurrency requests in fli
 (a) the mix, one submit to three reads: ``POST /api/v1/reflections`` (a Vietnamese description,
     an address, ward 46.W19768 and a contact phone) and ``GET /api/v1/reflections/{code}`` of
     a reflection submitted earlier, with the ``X-Citizen-Key`` its submit returned;
-(b) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
+(b) the keyed mix: the same, each submit with an ``Idempotency-Key`` of its own (what a retrying
+    client or the web form sends: the key's row is written with the reflection);
+(c) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
 
 The baseline endpoint lives only in a wrapper module the bench writes into a temporary folder
 (``bench_app.py``: ``runtime.asgi.create_app()`` plus that one route, on a ``bench_bare`` table the
@@ -19,7 +21,8 @@ connection pool as the product's routes, and the product never carries bench cod
 
 Printed per phase and per request kind: requests, throughput (req/s), p50 and p99 latency (ms)
 and errors (non-2xx answers, plus requests that got no answer), then the ratio of the mix's
-throughput to the baseline's: what the product's intake costs over a bare round trip.
+throughput to the baseline's (what the product's intake costs over a bare round trip) and of
+the keyed mix's to the mix's (what remembering answers costs).
 
 Bounded: --seconds at most 120 per phase, --max-requests per phase, a 10 s timeout per request,
 60 s for the server to come up. Only loopback is used. The server is stopped and the database
@@ -233,9 +236,12 @@ async def timed(
     return Sample(kind, response.status_code, time.perf_counter() - started), response
 
 
-async def submit(client: httpx.AsyncClient, number: int, citizens: list[Citizen]) -> Sample:
+async def submit(
+    client: httpx.AsyncClient, number: int, citizens: list[Citizen], keyed: bool = False
+) -> Sample:
+    headers = {"Idempotency-Key": secrets.token_urlsafe(18)} if keyed else {}
     sample, response = await timed(
-        client, "submit", "POST", "/api/v1/reflections", json=submission(number)
+        client, "submit", "POST", "/api/v1/reflections", json=submission(number), headers=headers
     )
     if response is not None and response.status_code == 201:
         body = response.json()
@@ -280,7 +286,7 @@ async def run_phase(
         if name == "baseline":
             return await bare_insert(client, number)
         if number % (READS_PER_SUBMIT + 1) == 0 or not citizens:
-            return await submit(client, number, citizens)
+            return await submit(client, number, citizens, keyed=name == "keyed")
         return await read(client, rng.choice(citizens))
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
@@ -305,8 +311,9 @@ async def drive(base_url: str, concurrency: int, seconds: float, max_requests: i
     await run_phase("mix", base_url, concurrency, min(2.0, seconds), 4 * concurrency, citizens)
     await run_phase("baseline", base_url, concurrency, min(2.0, seconds), concurrency, citizens)
     mix = await run_phase("mix", base_url, concurrency, seconds, max_requests, citizens)
+    keyed = await run_phase("keyed", base_url, concurrency, seconds, max_requests, citizens)
     baseline = await run_phase("baseline", base_url, concurrency, seconds, max_requests, citizens)
-    return [mix, baseline]
+    return [mix, keyed, baseline]
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -343,10 +350,11 @@ def report(phases: list[Phase]) -> None:
                 picked = [s for s in phase.samples if s.kind == kind]
                 print(line(phase.name, kind, picked, phase.wall_s))
         print(f"{phase.name:9} took {phase.wall_s:.1f} s")
-    mix, baseline = phases
-    if mix.samples and baseline.samples and mix.wall_s and baseline.wall_s:
-        ratio = (len(mix.samples) / mix.wall_s) / (len(baseline.samples) / baseline.wall_s)
-        print(f"mix throughput / baseline throughput: {ratio:.3f}")
+    mix, keyed, baseline = phases
+    for over, under in ((mix, baseline), (keyed, mix)):
+        if over.samples and under.samples and over.wall_s and under.wall_s:
+            ratio = (len(over.samples) / over.wall_s) / (len(under.samples) / under.wall_s)
+            print(f"{over.name} throughput / {under.name} throughput: {ratio:.3f}")
     failed = [s for phase in phases for s in phase.samples if not 200 <= s.status < 300]
     if failed:
         statuses = sorted({s.status for s in failed})

@@ -23,7 +23,7 @@ class Scheduled:
     flow: Flow[..., Any]
     deployment: str  # shown in the UI as "<flow name>/<deployment>"
     cron: str  # in TIME_ZONE
-    entrypoint: str  # as prefect.yaml names it
+    entrypoint: str  # as prefect.yaml names it: a module path, for workers without a checkout
 
     @property
     def full_name(self) -> str:
@@ -31,16 +31,16 @@ class Scheduled:
 
 
 SCHEDULED = (
-    Scheduled(sla_sweep, "every-minute", "* * * * *", "flows/sla.py:sla_sweep"),
-    Scheduled(auto_confirm, "hourly", "0 * * * *", "flows/confirmations.py:auto_confirm"),
-    Scheduled(daily_digest, "morning", "0 7 * * *", "flows/digest.py:daily_digest"),
+    Scheduled(sla_sweep, "every-minute", "* * * * *", "flows.sla:sla_sweep"),
+    Scheduled(auto_confirm, "hourly", "0 * * * *", "flows.confirmations:auto_confirm"),
+    Scheduled(daily_digest, "morning", "0 7 * * *", "flows.digest:daily_digest"),
     Scheduled(
         dispatch_notifications,
         "every-minute",
         "* * * * *",
-        "flows/dispatch.py:dispatch_notifications",
+        "flows.dispatch:dispatch_notifications",
     ),
-    Scheduled(audit_anchor, "hourly", "5 * * * *", "flows/audit.py:audit_anchor"),
+    Scheduled(audit_anchor, "hourly", "5 * * * *", "flows.audit:audit_anchor"),
 )
 
 

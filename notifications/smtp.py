@@ -56,7 +56,30 @@ def build_email(message: Message, from_address: str) -> EmailMessage:
     return mail
 
 
+# The relay, not the message: its greeting, EHLO, login or our sender refused (even with a 5xx),
+# or the connection lost. Every message of the batch would meet the same answer, and it is
+# fixed on the relay's side: retry them all later, as for a relay that is down.
+_RELAY_ERRORS = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPHeloError,
+    aiosmtplib.SMTPAuthenticationError,
+    aiosmtplib.SMTPSenderRefused,
+    aiosmtplib.SMTPNotSupported,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    OSError,
+)
+
+
+def _relay_fault(exc: Exception) -> str:
+    code = getattr(exc, "code", None)
+    text = getattr(exc, "message", None) or str(exc)
+    return f"relay: {code} {text}" if code else f"relay: {type(exc).__name__}: {text}"
+
+
 def _classify(message: Message, exc: Exception) -> Outcome:
+    if isinstance(exc, _RELAY_ERRORS):
+        return Outcome.transient(message, _relay_fault(exc))
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         codes = [r.code for r in exc.recipients]
         text = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
@@ -133,17 +156,18 @@ class SmtpChannel:
         try:
             await client.connect()
         except Exception as exc:
-            # Refused, unreachable, TLS or login trouble: the relay, not the messages.
+            # Refused, unreachable, a 554 greeting, TLS or login trouble: the relay, not the
+            # messages, whatever the code.
             for index, message, _ in pending:
-                settle(index, _classify(message, exc))
+                settle(index, Outcome.transient(message, _relay_fault(exc)))
             return
         try:
             for position, (index, message, mail) in enumerate(pending):
                 try:
                     await client.sendmail(self.envelope_from, [message.recipient], _wire(mail))
-                except aiosmtplib.SMTPServerDisconnected as exc:
+                except _RELAY_ERRORS as exc:
                     for rest_index, rest, _ in pending[position:]:
-                        settle(rest_index, Outcome.transient(rest, f"disconnected: {exc}"))
+                        settle(rest_index, Outcome.transient(rest, _relay_fault(exc)))
                     break
                 except Exception as exc:
                     settle(index, _classify(message, exc))

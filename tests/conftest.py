@@ -145,3 +145,12 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     # A loaded machine can take longer than the default 30 s to start the server.
     with temporary_settings(updates=updates), prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def pytest_terminal_summary(terminalreporter: "pytest.TerminalReporter") -> None:
+    """The fault drills' table (tests/test_fault_drills.py), when they ran."""
+    from tests.drills import RESULTS, table
+
+    if RESULTS:
+        terminalreporter.section("fault drills")
+        terminalreporter.write_line(table(RESULTS))

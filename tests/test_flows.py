@@ -312,10 +312,7 @@ def test_served_deployments_run_on_hue_time() -> None:
 
 def test_prefect_yaml_declares_the_same_deployments_for_a_process_pool() -> None:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))
-    [pull] = config["pull"]
-    assert pull == {
-        "prefect.deployments.steps.set_working_directory": {"directory": "{{ $REFLECTIONS_HOME }}"}
-    }
+    assert config["pull"] == [{"flows.preflight.check_worker": {}}]
     declared = {d["entrypoint"]: d for d in config["deployments"]}
     assert set(declared) == {item.entrypoint for item in SCHEDULED}
     for item in SCHEDULED:
@@ -323,6 +320,5 @@ def test_prefect_yaml_declares_the_same_deployments_for_a_process_pool() -> None
         assert deployment["name"] == item.deployment
         assert deployment["schedules"] == [{"cron": item.cron, "timezone": TIME_ZONE}]
         assert deployment["work_pool"]["name"] == "reflections-process"
-        path, function = item.entrypoint.split(":")
-        module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
-        assert getattr(module, function) is item.flow
+        module, function = item.entrypoint.split(":")
+        assert getattr(importlib.import_module(module), function) is item.flow

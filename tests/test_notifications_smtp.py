@@ -38,6 +38,36 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     data_reply: str | None = None
     refused_recipients: set[str] = field(default_factory=set)
+    ehlo_reply: str | None = None  # a relay refusing this client, whatever it sends
+    mail_reply: str | None = None  # a relay refusing our sender address
+    mail_commands: int = 0
+
+    async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        return [self.ehlo_reply] if self.ehlo_reply else responses
+
+    async def handle_HELO(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        session.host_name = hostname
+        return self.ehlo_reply or f"250 {server.hostname}"
+
+    async def handle_MAIL(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        self.mail_commands += 1
+        if self.mail_reply:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -199,3 +229,51 @@ def test_sms_message_on_email_channel_is_permanent() -> None:
     )
     [outcome] = asyncio.run(SmtpChannel(config).send_batch([sms]))
     assert outcome.status is OutcomeStatus.PERMANENT
+
+
+class _RefusingGreeting(SMTP):
+    """A relay that answers the connection itself with a 5xx (a blocked client host)."""
+
+    async def _handle_client(self) -> None:
+        await self.push("554 5.7.1 Service unavailable; client host blocked")
+        assert self.transport is not None
+        self.transport.close()
+
+
+class _RefusingController(Controller):
+    def factory(self) -> SMTP:
+        return _RefusingGreeting(self.handler, **self.SMTP_kwargs)
+
+
+def test_a_relay_refusing_the_connection_is_transient_for_every_message() -> None:
+    port = free_port()
+    controller = _RefusingController(RecordingHandler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = SmtpConfig(host="127.0.0.1", port=port, from_address="noreply@hue.gov.vn")
+        outcomes = asyncio.run(SmtpChannel(config).send_batch([email("a"), email("b")]))
+    finally:
+        controller.stop()
+    assert [o.status for o in outcomes] == [OutcomeStatus.TRANSIENT] * 2
+    assert all("554" in str(o.error) for o in outcomes)
+
+
+@pytest.mark.parametrize(
+    ("setting", "reply"),
+    [
+        ("ehlo_reply", "554 5.7.1 Relay access denied for this host"),
+        ("mail_reply", "553 5.7.1 Sender address rejected: not owned by this relay"),
+    ],
+)
+def test_a_relay_refusing_us_5xx_is_transient_and_stops_the_batch(
+    smtp_server: tuple[RecordingHandler, SmtpConfig], setting: str, reply: str
+) -> None:
+    """Not one recipient's fault: every message would meet it; retry them all later."""
+    handler, config = smtp_server
+    setattr(handler, setting, reply)
+    batch = [email("a"), email("b", recipient="c2@example.org"), email("c")]
+    outcomes = asyncio.run(SmtpChannel(config).send_batch(batch))
+    assert [o.status for o in outcomes] == [OutcomeStatus.TRANSIENT] * 3
+    assert all(reply[:3] in str(o.error) for o in outcomes)
+    assert handler.mail_commands <= 1  # it stopped at the first refusal
+    assert handler.received == []

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import faults
+from api.readiness import NotReady
 from reflections.errors import (
     Conflict,
     EventNotAllowed,
@@ -22,6 +24,7 @@ from reflections.errors import (
     NotFound,
 )
 from reflections.organisation.auth import InvalidCredentials
+from reflections.platform.settings import get_settings
 from web.session import START_PAGE, CsrfFailed, LoginRequired
 from web.templating import render
 
@@ -38,6 +41,8 @@ STATUS: list[tuple[type[Exception], int]] = [
     (GuardFailed, 422),
     (InvalidInput, 422),
     (RequestValidationError, 422),
+    (NotReady, 503),
+    *((fault, 503) for fault in faults.FAULTS),
 ]
 
 
@@ -74,7 +79,10 @@ def error_page(request: Request, error: Exception) -> Response:
             context["back_code"] = found.group(1).upper()
         staff = getattr(request.state, "staff", None)
         context["back_list"] = START_PAGE.get(staff.role, "/console") if staff else "/console"
-    return render(request, "error.html", context, status)
+    page = render(request, "error.html", context, status)
+    if status == 503:
+        page.headers["Retry-After"] = str(get_settings().retry_after_seconds)
+    return page
 
 
 async def _to_login(request: Request, _error: Exception) -> Response:
@@ -113,6 +121,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _to_login)
     app.add_exception_handler(CsrfFailed, _either(None))
     kinds: list[type[Exception]] = [kind for kind, _ in STATUS if kind is not CsrfFailed]
-    for kind in [*kinds, StarletteHTTPException]:
+    for kind in [*kinds, StarletteHTTPException, Exception]:
         api_handler = app.exception_handlers.get(kind)
         app.add_exception_handler(kind, _either(api_handler))  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from reflections.organisation.auth import (
     needs_renewal,
     user_for_token,
 )
+from reflections.platform import logs
 from reflections.platform.settings import get_settings
 
 STAFF_COOKIE = "reflections_staff"
@@ -88,7 +89,9 @@ def optional_staff(request: Request, session: SessionDep) -> Caller | None:
     request.state.staff = user
     if needs_renewal(token):
         request.state.renewed_token = issue_token(user)
-    return Caller(actor_for(session, user), user=user)
+    actor = actor_for(session, user)
+    logs.note(actor_role=actor.role)
+    return Caller(actor, user=user)
 
 
 OptionalStaff = Annotated[Caller | None, Depends(optional_staff)]

@@ -1,5 +1,6 @@
 """Rendering pages: one Jinja2 environment with the page's language, caller and CSRF token."""
 
+import secrets
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -11,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from api.idempotency import QUERY_PARAMETER
 from api.schemas import ReflectionView, UnitRef
 from reflections.organisation.names import short_name
 from reflections.platform.settings import get_settings
@@ -33,7 +35,15 @@ def templates() -> Jinja2Templates:
     environment.env.filters["phone_display"] = phone_display
     environment.env.filters["month_text"] = month_text
     environment.env.globals["time_left"] = step_time_left
+    environment.env.globals["keyed"] = keyed
     return environment
+
+
+def keyed(action: str) -> str:
+    """A form's action with an Idempotency-Key of its own (forms cannot send headers): sent
+    twice, by a double click or a resubmission after a lost answer, it acts once."""
+    joiner = "&" if "?" in action else "?"
+    return f"{action}{joiner}{QUERY_PARAMETER}={secrets.token_urlsafe(18)}"
 
 
 def local_time(value: datetime | None, with_time: bool = True) -> str:

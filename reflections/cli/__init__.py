@@ -1,11 +1,31 @@
 """The `reflections` command line: set-up, users, seeding, the demo, serving, drills,
 the outbox, reports, exports and the audit chain; one module per command group."""
 
+import sys
+from typing import Any
+
 import typer
 
-from reflections.cli import calendar, deadlines, outbox, oversight, running, setup
+from reflections.cli import backups, calendar, deadlines, outbox, oversight, running, setup
+from reflections.platform.db import DATABASE_FAULTS, describe_failure, masked_url
 
-app = typer.Typer(help="Reflections: the citizen-feedback workflow engine.", no_args_is_help=True)
+
+class _Command(typer.Typer):
+    """A database the command cannot reach is one line naming it (password hidden) and why,
+    and exit status 2, not a traceback."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except DATABASE_FAULTS as error:
+            print(
+                f"reflections: cannot use the database {masked_url()}: {describe_failure(error)}",
+                file=sys.stderr,
+            )
+            sys.exit(2)
+
+
+app = _Command(help="Reflections: the citizen-feedback workflow engine.", no_args_is_help=True)
 app.add_typer(setup.db_app, name="db")
 app.command()(setup.seed)
 app.add_typer(setup.users_app, name="users")
@@ -19,6 +39,8 @@ app.command()(running.diagram)
 app.command()(oversight.report)
 app.add_typer(oversight.export_app, name="export")
 app.add_typer(oversight.audit_app, name="audit")
+app.command("backup")(backups.backup_command)
+app.command("restore")(backups.restore_command)
 
 if __name__ == "__main__":
     app()

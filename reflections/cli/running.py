@@ -7,6 +7,7 @@ from rich.progress import Progress
 
 from reflections.cli import outbox
 from reflections.cli.common import console, open_session
+from reflections.platform.db import DATABASE_FAULTS, describe_failure, masked_url
 
 
 def demo(
@@ -50,7 +51,10 @@ def serve(
     """Serve the API and, unless --no-flows, a local Prefect server and the scheduled flows."""
     from runtime.serve import StartupFailed, run
 
-    open_session().close()  # refuses to start on an un-migrated database
+    try:
+        open_session().close()  # refuses to start on an un-migrated database
+    except DATABASE_FAULTS as error:  # the API waits for it, and says so at /readyz
+        console.print(f"database {masked_url()} unreachable ({describe_failure(error)}); waiting")
     try:
         run(host, port, flows=flows, prefect_port=prefect_port)
     except StartupFailed as error:

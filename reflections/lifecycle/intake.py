@@ -35,7 +35,7 @@ from reflections.models.enums import (
     SubmissionChannel,
 )
 from reflections.organisation import validity
-from reflections.platform import clock
+from reflections.platform import clock, logs
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
 from reflections.timekeeping.deadlines import Step
@@ -81,6 +81,7 @@ def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
     except BaseException:
         session.rollback()
         raise
+    logs.note(tracking_code=submitted.reflection.tracking_code, actor_role=actor.role)
     return submitted
 
 

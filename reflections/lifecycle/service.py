@@ -30,12 +30,8 @@ from reflections.models import (
     HistoryEvent,
     Reflection,
 )
-from reflections.models.enums import (
-    LifecycleEvent,
-    Priority,
-    Role,
-)
-from reflections.platform import clock
+from reflections.models.enums import LifecycleEvent, Priority, Role
+from reflections.platform import clock, logs
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
 from reflections.timekeeping.deadlines import Step
@@ -117,6 +113,7 @@ def _apply(
     reflection = session.get(Reflection, reflection_id)
     if reflection is None:
         raise NotFound(f"reflection {reflection_id} does not exist")
+    logs.note(tracking_code=reflection.tracking_code, actor_role=actor.role)
     if expected_version is not None and expected_version != reflection.version:
         raise Conflict(
             f"reflection {reflection.tracking_code} is at version {reflection.version}, "

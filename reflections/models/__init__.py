@@ -4,6 +4,7 @@ from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
 from reflections.models.canned import CannedText
 from reflections.models.drills import DrillCopy
+from reflections.models.operations import IdempotencyRecord
 from reflections.models.organisation import (
     AdministrativeUnit,
     Category,
@@ -29,6 +30,7 @@ __all__ = [
     "DrillCopy",
     "HandlingUnit",
     "HistoryEvent",
+    "IdempotencyRecord",
     "Membership",
     "OutboxMessage",
     "OutboxStatus",

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -14,12 +14,28 @@ from reflections.platform.settings import get_settings
 
 
 def _enable_sqlite_integrity(dbapi_connection: Any, _record: Any) -> None:
-    # SQLite leaves foreign keys off unless asked, per connection.
+    # SQLite leaves foreign keys off unless asked, per connection. A writer waits for another
+    # one's lock only so long: past it the request is a 503, not a hang.
+    busy_ms = int(get_settings().sqlite_busy_timeout_seconds * 1000)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     cursor.close()
+
+
+def _postgresql_connect_args() -> dict[str, Any]:
+    """libpq options that bound a stalled network: connecting, and a connection whose packets
+    go unanswered (TCP keep-alives, and the kernel's limit on unacknowledged data)."""
+    settings = get_settings()
+    return {
+        "connect_timeout": max(2, round(settings.database_connect_timeout_seconds)),
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+        "tcp_user_timeout": int(settings.database_connect_timeout_seconds * 4000),
+    }
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -32,15 +48,33 @@ def get_engine(url: str | None = None) -> Engine:
 def _engine(url: str) -> Engine:
     settings = get_settings()
     parsed = make_url(url)
+    pool = {
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
+    }
+    # Errors and logs never carry a citizen's data: statement parameters are left out.
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        file = bool(parsed.database) and parsed.database != ":memory:"
+        if file:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, echo=settings.sql_echo, connect_args={"check_same_thread": False}
+            url,
+            echo=settings.sql_echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False},
+            **(pool if file else {}),
         )
         event.listen(engine, "connect", _enable_sqlite_integrity)
         return engine
-    return create_engine(url, echo=settings.sql_echo, pool_pre_ping=True)
+    return create_engine(
+        url,
+        echo=settings.sql_echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        connect_args=_postgresql_connect_args(),
+        **pool,
+    )
 
 
 def is_postgresql(engine: Engine) -> bool:
@@ -56,6 +90,29 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def masked_url(url: str | None = None) -> str:
+    """The database URL as an operator may see it: the password hidden."""
+    return make_url(url or get_settings().database_url).render_as_string(hide_password=True)
+
+
+# A database that cannot answer now: refused, reset or terminated connections, timeouts
+# (connecting, a statement, a lock), no pooled connection free, SQLite's lock held too long.
+DATABASE_FAULTS: tuple[type[Exception], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    exc.DisconnectionError,
+)
+
+
+def describe_failure(error: BaseException) -> str:
+    """The driver's own words, first line only: no SQL, no parameters, no personal data."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return f"{type(cause).__name__}: {text}"[:300]
 
 
 def reset_engines() -> None:

@@ -7,6 +7,7 @@ can set the environment first.
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,6 +94,44 @@ class Settings(BaseSettings):
     email_per_second: float = Field(default=20.0, ge=0, description="0: no limit.")
     sms_per_second: float = Field(default=5.0, ge=0, description="0: no limit.")
     outbox_batch_size: int = Field(default=100, gt=0)
+
+    # Operations (README "Operations"): honest answers during faults, health, metrics, logs.
+    database_connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="PostgreSQL: give up connecting after this long."
+    )
+    database_statement_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="PostgreSQL: cancel a request's statement (0: none)."
+    )
+    database_lock_timeout_seconds: float = Field(
+        default=5.0, ge=0, description="PostgreSQL: stop waiting for a row lock (0: wait)."
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Wait this long for a free pooled connection."
+    )
+    database_pool_size: int = Field(default=5, gt=0, description="Pooled connections kept.")
+    database_max_overflow: int = Field(default=10, ge=0, description="Extra ones under load.")
+    sqlite_busy_timeout_seconds: float = Field(
+        default=5.0, ge=0, description="SQLite: wait this long for another writer's lock."
+    )
+    retry_after_seconds: int = Field(
+        default=5, gt=0, description="Retry-After of a 503 while the database cannot answer."
+    )
+    idempotency_hours: int = Field(
+        default=24, gt=0, description="How long an Idempotency-Key answers its first response."
+    )
+    prefect_health_url: str | None = Field(
+        default=None,
+        description="When flows run here: /readyz also needs this Prefect health URL to answer.",
+    )
+    outbox_stuck_seconds: int = Field(
+        default=900, ge=0, description="/readyz fails when a due message waits longer (0: off)."
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; unset: /metrics is off (404)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object per line, one line per request."
+    )
 
 
 @lru_cache(maxsize=1)
