@@ -90,6 +90,14 @@ class ReflectionView(BaseModel):
         default=None,
         description="Staff views only: the username of the unit's handler who took the task.",
     )
+    published: bool | None = Field(
+        default=None,
+        description="Staff views only: whether a coordinator published what the citizen wrote.",
+    )
+    public_summary: str | None = Field(
+        default=None,
+        description="Staff views only: the edited text published instead of the description.",
+    )
 
 
 class Page(BaseModel, Generic[T]):

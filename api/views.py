@@ -24,7 +24,7 @@ from reflections.models import (
 )
 from reflections.models.enums import Role
 from reflections.organisation.visibility import IdentityView, identity_view, mask_contact, mask_name
-from reflections.oversight import access_log
+from reflections.oversight import access_log, public_feed
 from reflections.platform import clock
 from reflections.timekeeping.deadlines import remaining_minutes, step_of
 
@@ -82,6 +82,7 @@ def reflection_views(
     )
     staff = actor.role is not Role.CITIZEN
     assignees = _by_id(session, User, {r.assignee_id for r in reflections}) if staff else {}
+    decided = public_feed.decisions(session, (r.id for r in reflections)) if staff else {}
     photos: dict[int, list[str]] = {}
     ids = [r.id for r in reflections]
     for reflection_id, sha in session.exec(
@@ -140,6 +141,9 @@ def reflection_views(
         if staff:
             assignee = assignees.get(r.assignee_id or 0)
             fields["assignee"] = assignee.username if assignee else None
+            decision = decided.get(r.id or 0)
+            fields["published"] = bool(decision and decision.published)
+            fields["public_summary"] = decision.public_summary if decision else None
         views.append(ReflectionView.model_validate(fields))
     if identity is IdentityView.FULL:  # reporters shown unmasked: one logged read each
         shown = [r.id for r in reflections if r.id is not None and r.reporter_id in reporters]

@@ -17,6 +17,7 @@ from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent
 from reflections.organisation.auth import create_api_key, revoke_api_key
 from reflections.platform import clock
+from tests.api_helpers import as_user
 from tests.lifecycle_helpers import fire, refs
 
 BASE = "/open311/v2"
@@ -72,6 +73,14 @@ REPORTER_TRACES = (
     "+84905777888",
     "bich.tran.open311",
 )
+
+
+def publish(client: TestClient, request_id: str) -> None:
+    """A coordinator publishes what the citizen wrote."""
+    response = client.post(
+        f"/api/v1/reflections/{request_id}/publish", headers=as_user(client, "coordinator")
+    )
+    assert response.status_code == 200, response.text
 
 
 @pytest.fixture
@@ -238,9 +247,14 @@ def test_full_flow_in_json(client: TestClient, api_key: str) -> None:
     assert one["status"] == "open"
     assert one["service_code"] == "street_lighting"
     assert one["service_name"] == "Chiếu sáng công cộng"
-    assert one["description"] == "Đèn đường hỏng"
-    assert (one["lat"], one["long"]) == (16.4637, 107.5909)
+    # Not published yet: the category stands for the citizen's text, no coordinates.
+    assert one["description"] == "Chiếu sáng công cộng"
+    assert (one["lat"], one["long"]) == (None, None)
     assert one["zipcode"] is None and one["media_url"] is None
+    publish(client, request_id)
+    [one] = json_list(client.get(f"{BASE}/requests/{request_id}.json"))
+    assert one["description"] == "Đèn đường hỏng"
+    assert (one["lat"], one["long"]) == (16.464, 107.591)  # rounded to about 100 m
     requested = datetime.fromisoformat(one["requested_datetime"])
     assert requested.utcoffset() == timedelta(0)
     assert abs(requested - clock.now()) < timedelta(minutes=5)
@@ -324,6 +338,9 @@ def test_post_uses_the_domain_service(client: TestClient, session: Session, api_
     assert "pole: C12" in reflection.description
 
     [one] = json_list(client.get(f"{BASE}/requests/{request_id}.json"))
+    assert one["media_url"] is None  # the citizen's link is theirs until published
+    publish(client, request_id)
+    [one] = json_list(client.get(f"{BASE}/requests/{request_id}.json"))
     assert one["media_url"] == "https://img.example.org/den.jpg"
     assert "img.example.org" not in one["description"]
 
@@ -336,8 +353,9 @@ def test_description_is_optional(client: TestClient, api_key: str) -> None:
     )
     created = json_list(response, 201)[0]
     assert "Tracking code" in created["service_notice"]
+    publish(client, created["service_request_id"])
     [one] = json_list(client.get(f"{BASE}/requests/{created['service_request_id']}.json"))
-    assert one["description"] == "Urban order"
+    assert one["description"] == "Urban order"  # the submitter's language, once published
     assert one["service_name"] == "Trật tự đô thị"  # the reader asked for no language
 
 

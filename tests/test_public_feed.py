@@ -251,6 +251,7 @@ def test_only_processed_and_confirmed_appear(
     processed = listed[cases["processed"].code]
     assert processed["state"] == "processed" and processed["confirmed_at"] is None
     assert processed["rating"] is None
+    assert (processed["summary"], processed["latitude"]) == (None, None)
     assert set(processed) == {
         "tracking_code",
         "state",
@@ -263,6 +264,9 @@ def test_only_processed_and_confirmed_appear(
         "result_text",
         "rating",
         "result_photos",
+        "summary",  # null: nobody published what the citizen wrote
+        "latitude",
+        "longitude",
     }
 
 

@@ -1,14 +1,15 @@
 """Our rows as GeoReport v2 resources.
 
 Open311 GET is public, so nothing here reads the reporter: no name, phone or email can leak.
-Processed and confirmed requests read as in the public results feed
-(``reflections.oversight.public_feed``): "closed", the result as ``status_notes``, the ward as the
-address, a result photo as ``media_url``, and none of the citizen's text, coordinates or photos.
+What a citizen wrote is shown only as :func:`reflections.oversight.public_feed.disclose` allows:
+before a coordinator publishes it, the category name as ``description``, the ward as the
+address and no coordinates; once published, the public summary and the place rounded to 3
+decimals. Processed and confirmed requests are "closed", with the result as ``status_notes``
+and a result photo as ``media_url``; rejected ones show only the public reason.
 Datetimes are UTC with an explicit offset (``2026-03-02T09:00:00+00:00``), as in the native API;
 screens convert to Asia/Ho_Chi_Minh, machine interfaces do not.
 """
 
-import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -30,7 +31,6 @@ from statemachines import FINAL_STATES
 
 # A media_url sent with a POST is kept as the description's last line, and read back from it.
 MEDIA_LINE = "[media_url] "
-_MEDIA_AT_END = re.compile(r"\n*\[media_url\] (\S+)\Z")
 # Resolved (processed: the unit's result stands, the citizen may still reopen) or refused.
 CLOSED_STATES = FINAL_STATES | public_feed.PUBLISHED_STATES
 PhotoUrl = Callable[[str, str], str]  # (tracking code, sha256) -> public URL of a result photo
@@ -118,14 +118,6 @@ def notice(state: LifecycleState, stage: AssignmentStage | None, language: Langu
     return en if language is Language.EN else vi
 
 
-def split_media(description: str) -> tuple[str, str | None]:
-    """The description without its media line, and the media URL it carried."""
-    match = _MEDIA_AT_END.search(description)
-    if match is None:
-        return description, None
-    return description[: match.start()], match.group(1)
-
-
 def service_requests(
     session: Session,
     rows: Sequence[Reflection],
@@ -151,24 +143,25 @@ def service_requests(
     }
     areas = _areas_with_parents(session, {r.administrative_unit_id for r in rows})
     published = public_feed.published(session, rows)
+    shown = public_feed.disclosures(session, rows)
     out = []
     for r in rows:
         category = by_id.get(r.category_id) if r.category_id else by_code.get(r.category_hint or "")
         unit = units.get(r.handling_unit_id) if r.handling_unit_id else None
         area = areas.get(r.administrative_unit_id) if r.administrative_unit_id else None
-        description, media_url = split_media(r.description)
-        address = r.address or _area_address(area, areas, language)
-        lat, long = r.latitude, r.longitude
+        disclosure = shown.get(r.id or 0, public_feed.NOT_PUBLISHED)
+        name = _names(category, language)[0] if category else ""
+        description = disclosure.summary or name
+        address = _area_address(area, areas, language)
+        lat, long, media_url = disclosure.latitude, disclosure.longitude, disclosure.media_url
         if (result := published.get(r.id or 0)) is not None:  # as in the public feed
-            description = _names(category, language)[0] if category else ""
-            address, lat, long = _area_address(area, areas, language), None, None
             first = result.photos[0] if result.photos else None
             media_url = photo_url(r.tracking_code, first) if photo_url and first else None
         out.append(
             ServiceRequest(
                 service_request_id=r.tracking_code,
                 status="closed" if r.state in CLOSED_STATES else "open",
-                status_notes=_status_notes(r),
+                status_notes=disclosure.public_reason or _result_notes(r),
                 service_name=_names(category, language)[0] if category else None,
                 service_code=category.code if category else r.category_hint,
                 description=description,
@@ -190,9 +183,7 @@ def service_requests(
     return out
 
 
-def _status_notes(reflection: Reflection) -> str | None:
-    if reflection.state is LifecycleState.REJECTED:
-        return reflection.rejection_reason
+def _result_notes(reflection: Reflection) -> str | None:
     if reflection.state in (LifecycleState.PROCESSED, LifecycleState.CONFIRMED):
         return reflection.result_text
     return None

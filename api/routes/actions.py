@@ -18,6 +18,7 @@ from api.problems import problem_responses
 from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections.errors import InvalidInput
+from reflections.lifecycle import publication
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import NOTIFY_COORDINATORS, EventInput, apply_event
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
@@ -45,6 +46,15 @@ class Classify(_Body):
     category: str = Field(max_length=64, description="Category code.")
     priority: Priority
     administrative_unit: str = Field(max_length=64, description="Ward/commune code.")
+    publish: bool = Field(
+        default=False,
+        description="Publish what the citizen wrote (or `public_summary`) with the classification.",
+    )
+    public_summary: str | None = Field(
+        default=None,
+        max_length=publication.MAX_SUMMARY,
+        description="With `publish`: the text to publish instead of the description.",
+    )
 
 
 class Assign(_Body):
@@ -181,13 +191,28 @@ def act(
     data: EventInput,
     if_match: str | None,
     response: Response,
+    publish: tuple[bool, str | None] | None = None,
 ) -> ReflectionView:
+    """``publish``: a publication decision (published, summary) committed with the event."""
     reflection, actor = open_reflection(session, caller, tracking_code)
     assert reflection.id is not None
     expected = version_of(if_match)
+    if publish is not None:
+        try:
+            publication.decide(session, reflection, actor, *publish)
+        except BaseException:
+            session.rollback()
+            raise
     updated = apply_event(session, reflection.id, event, actor, data, expected)
     response.headers["ETag"] = f'"{updated.version}"'
     return reflection_view(session, actor, updated)
+
+
+def _publication_of(body: object) -> tuple[bool, str | None] | None:
+    """The publication decision a classify body carries, if any."""
+    if isinstance(body, Classify) and (body.publish or body.public_summary):
+        return body.publish, body.public_summary
+    return None
 
 
 def _register(
@@ -204,9 +229,9 @@ def _register(
         response: Response,
         if_match: IfMatch = None,
     ) -> ReflectionView:
-        return act(
-            session, caller, tracking_code, event, to_input(session, body), if_match, response
-        )
+        data = to_input(session, body)
+        publish = _publication_of(body)
+        return act(session, caller, tracking_code, event, data, if_match, response, publish)
 
     endpoint.__name__ = f"{event.value}_reflection"
     router.add_api_route(
@@ -263,3 +288,43 @@ def take(
     """The unit's inbox then shows the task as the caller's ("mine")."""
     data = EventInput(assignee_user_id=caller.actor.user_id)
     return act(session, caller, tracking_code, LifecycleEvent.TAKE, data, if_match, response)
+
+
+class Publish(_Body):
+    public_summary: str | None = Field(
+        default=None,
+        max_length=publication.MAX_SUMMARY,
+        description="The text to publish instead of the citizen's description (names, phone "
+        "numbers and house numbers taken out). Without it, the description is published.",
+    )
+
+
+@router.post(
+    "/{tracking_code}/publish",
+    response_model=ReflectionView,
+    response_model_exclude_unset=True,
+    summary="Publish what the citizen wrote (a coordinator's decision)",
+)
+def publish(
+    session: SessionDep, caller: CallerDep, tracking_code: str, body: Publish | None = None
+) -> ReflectionView:
+    """Public views then show the summary (or the description) and the place rounded to 3
+    decimals; before, only category, ward, status, dates and agency. Recorded with who and
+    when; not a lifecycle event, so the version does not change."""
+    reflection, actor = open_reflection(session, caller, tracking_code)
+    summary = body.public_summary if body else None
+    publication.publish_now(session, reflection, actor, True, summary)
+    return reflection_view(session, actor, reflection)
+
+
+@router.post(
+    "/{tracking_code}/unpublish",
+    response_model=ReflectionView,
+    response_model_exclude_unset=True,
+    summary="Take what the citizen wrote off public view",
+)
+def unpublish(session: SessionDep, caller: CallerDep, tracking_code: str) -> ReflectionView:
+    """Public views go back to category, ward, status, dates and agency."""
+    reflection, actor = open_reflection(session, caller, tracking_code)
+    publication.publish_now(session, reflection, actor, False)
+    return reflection_view(session, actor, reflection)

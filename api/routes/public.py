@@ -45,6 +45,12 @@ class PublicResultView(BaseModel):
     result_text: str | None = Field(description="What the unit did, in its own words.")
     rating: int | None = Field(description="The citizen's rating, 1-5, once confirmed.")
     result_photos: list[str] = Field(description="URLs of the unit's photos of the result.")
+    summary: str | None = Field(
+        description="What the citizen reported, once a coordinator published it (or an edited "
+        "summary); null before."
+    )
+    latitude: float | None = Field(description="Published only: rounded to 3 decimals.")
+    longitude: float | None = Field(description="Published only: rounded to 3 decimals.")
 
 
 def _ref(named: public_feed.Named | None) -> UnitRef | None:
@@ -67,6 +73,9 @@ def view(request: Request, item: PublicResult) -> PublicResultView:
         result_text=item.result_text,
         rating=item.rating,
         result_photos=[photo_url(request, item.tracking_code, sha) for sha in item.photos],
+        summary=item.summary,
+        latitude=item.latitude,
+        longitude=item.longitude,
     )
 
 

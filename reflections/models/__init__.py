@@ -14,6 +14,7 @@ from reflections.models.organisation import (
 )
 from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
+from reflections.models.publication import PublicationDecision
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
 from reflections.models.reporting import StepRecord
 from reflections.models.warnings import AdminWarning
@@ -35,6 +36,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PersonalDataAccess",
+    "PublicationDecision",
     "Reflection",
     "Reporter",
     "RoutingRule",

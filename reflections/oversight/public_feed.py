@@ -10,20 +10,30 @@ level:
 - the unit's result text and the result photos (attachments with purpose ``result``);
 - the citizen's 1-5 rating, an aggregate the city publishes anyway (satisfaction %).
 
-Left out, on purpose:
+What the citizen wrote is public only once a coordinator publishes it (DESIGN.md §10, see
+:mod:`reflections.lifecycle.publication`). This module is the single source of what anyone may
+see of any reflection (:func:`disclosures`), the feed, Open311 and the public pages alike:
+
+- before publication: category, ward, status, dates and the agency (handling unit); the place
+  is the ward's (no coordinates: the seed's wards carry no centroid);
+- published: also the public summary (the coordinator's edited text, or else the citizen's
+  description) and the coordinates rounded to 3 decimals (about 100 m);
+- rejected: only the public reason (what the coordinator wrote to refuse it), published or not.
+
+Left out, on purpose, unless published as said above:
 
 - the reporter (name, phone, email, citizen key): confidential by DESIGN.md §2;
-- the citizen's description and rating comment: free text written by the citizen, which often
-  carries a name, a phone number, a house number or a neighbour's business ("tôi ở số 12…").
-  Nobody reviews it before publication, so no rule can promise it is free of personal data;
-  the category and the result say what the problem was and what was done. The result text is
-  different: staff write it to be published (DESIGN.md §2 step 4) and the unit that writes it
-  never sees the reporter (§3);
-- the street address and the coordinates, which can point at the reporter's door: the ward is
-  the finest place given;
+- the citizen's description (until published) and rating comment (always): free text written
+  by the citizen, which often carries a name, a phone number, a house number or a neighbour's
+  business ("tôi ở số 12…"); a coordinator reads it before publishing it or an edited summary.
+  The result text is different: staff write it to be published (DESIGN.md §2 step 4) and
+  the unit that writes it never sees the reporter (§3);
+- the street address (always) and the exact coordinates, which can point at the reporter's
+  door: the ward, or once published the coordinates rounded to 3 decimals;
 - the citizen's photos (purpose ``report``), which show faces, plates and homes.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,11 +49,16 @@ from reflections.models import (
     Category,
     HandlingUnit,
     HistoryEvent,
+    PublicationDecision,
     Reflection,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState
 
+# The states whose results the feed lists (what the city did), published text or not.
 PUBLISHED_STATES = frozenset({LifecycleState.PROCESSED, LifecycleState.CONFIRMED})
+PLACE_DECIMALS = 3  # about 110 m of latitude: a street, not a door
+# Open311 keeps a POSTed media_url as the description's last line; it is not part of the text.
+_MEDIA_AT_END = re.compile(r"\n*\[media_url\] (\S+)\Z")
 RESULT_PURPOSE = "result"
 
 FeedKey = tuple[datetime, int]  # (processed_at, reflection id) of the last item of a page
@@ -54,6 +69,21 @@ class Named:
     code: str
     name: str
     name_en: str
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What the public may see of one reflection beyond category, ward, status, dates, agency."""
+
+    published: bool
+    summary: str | None  # the public summary, else the description; None until published
+    latitude: float | None  # rounded; None until published (or when the citizen gave none)
+    longitude: float | None
+    media_url: str | None  # a URL the citizen gave (Open311 POST); None until published
+    public_reason: str | None  # a rejected reflection's reason, published or not
+
+
+NOT_PUBLISHED = Disclosure(False, None, None, None, None, None)
 
 
 @dataclass(frozen=True)
@@ -69,6 +99,9 @@ class PublicResult:
     result_text: str | None
     rating: int | None
     photos: list[str]  # SHA-256 names of the result photos, oldest first
+    summary: str | None = None  # published only (see Disclosure)
+    latitude: float | None = None
+    longitude: float | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +113,50 @@ class FeedFilters:
 
 
 def is_published(reflection: Reflection) -> bool:
+    """Whether the reflection's result is on the feed (its own text may still be private)."""
     return reflection.state in PUBLISHED_STATES
+
+
+def decisions(session: Session, ids: Iterable[int | None]) -> dict[int, PublicationDecision]:
+    """The latest publication decision of each reflection that has one."""
+    wanted = _ids(ids)
+    if not wanted:
+        return {}
+    latest: dict[int, PublicationDecision] = {}
+    for row in session.exec(
+        select(PublicationDecision)
+        .where(col(PublicationDecision.reflection_id).in_(wanted))
+        .order_by(col(PublicationDecision.id))
+    ):
+        latest[row.reflection_id] = row
+    return latest
+
+
+def disclose(reflection: Reflection, decision: PublicationDecision | None) -> Disclosure:
+    """What of ``reflection`` is public, given its latest publication decision."""
+    reason = reflection.rejection_reason if reflection.state is LifecycleState.REJECTED else None
+    if decision is None or not decision.published:
+        return Disclosure(False, None, None, None, None, reason)
+    media = _MEDIA_AT_END.search(reflection.description)
+    description = reflection.description[: media.start()] if media else reflection.description
+    return Disclosure(
+        published=True,
+        summary=decision.public_summary or description,
+        latitude=_rounded(reflection.latitude),
+        longitude=_rounded(reflection.longitude),
+        media_url=media.group(1) if media else None,
+        public_reason=reason,
+    )
+
+
+def disclosures(session: Session, reflections: Sequence[Reflection]) -> dict[int, Disclosure]:
+    """:func:`disclose` for many reflections, one query."""
+    found = decisions(session, (r.id for r in reflections))
+    return {r.id: disclose(r, found.get(r.id)) for r in reflections if r.id is not None}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, PLACE_DECIMALS)
 
 
 def results(
@@ -262,8 +338,10 @@ def _details(session: Session, rows: Sequence[tuple[Reflection, datetime]]) -> l
         .order_by(col(Attachment.id))
     ):
         photos.setdefault(reflection_id, []).append(sha)
+    shown = disclosures(session, [r for r, _ in rows])
     out = []
     for r, processed_at in rows:
+        disclosure = shown.get(r.id or 0, NOT_PUBLISHED)
         category = categories.get(r.category_id)
         area = areas.get(r.administrative_unit_id)
         unit = units.get(r.handling_unit_id)
@@ -284,6 +362,9 @@ def _details(session: Session, rows: Sequence[tuple[Reflection, datetime]]) -> l
                 result_text=r.result_text,
                 rating=r.rating,
                 photos=photos.get(r.id or 0, []),
+                summary=disclosure.summary,
+                latitude=disclosure.latitude,
+                longitude=disclosure.longitude,
             )
         )
     return out
