@@ -27,6 +27,7 @@ from api.routes import (
     reports,
     twilio_status,
 )
+from api.security import SecurityHeaders
 from reflections.platform import logs
 from reflections.platform.db import get_engine
 from reflections.platform.settings import get_settings
@@ -70,6 +71,7 @@ def create_api() -> FastAPI:
     )
     app.add_middleware(readiness.ReadinessGate, readiness=app.state.readiness)
     app.add_middleware(RequestBoundary)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the boundary's too
     for module in (
         auth,
         reflections,
