@@ -5,10 +5,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
-from api import faults, idempotency, metrics, open311, problems, readiness, unit_of_work
+from api import faults, hygiene, idempotency, metrics, open311, problems, readiness, unit_of_work
 from api.boundary import RequestBoundary
 from api.limits import BodySizeLimit
 from api.problems import problem_responses
@@ -56,7 +56,9 @@ def create_api() -> FastAPI:
         version="0.1.0",
         description="Citizen reflections: submission, lifecycle actions, inboxes and search.",
         lifespan=lifespan,
+        dependencies=[Depends(hygiene.no_nul_in_url)],
     )
+    hygiene.install()
     app.state.readiness = readiness.Readiness()
     problems.install(app)
     for fault in faults.FAULTS:

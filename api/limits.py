@@ -34,7 +34,11 @@ class BodySizeLimit:
         multipart = headers.get("content-type", "").startswith("multipart/")
         limit = self.multipart_bytes if multipart else self.json_bytes
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if (
+            declared.isascii()
+            and declared.isdigit()
+            and (len(declared) > 18 or int(declared) > limit)
+        ):
             await _refuse(send, limit)
             return
         received = 0

@@ -23,12 +23,28 @@ def _decode(cursor: str) -> tuple[datetime, int]:
     return _decode_ranked(cursor, ranked=False)[1:]
 
 
+MAX_ID = 2**63 - 1  # the largest id a database column holds (a forged one overflows the query)
+MAX_RANK = 2**31 - 1
+
+
 def _parse(raw: str) -> tuple[datetime, int]:
+    """A cursor is not signed, so everything in it is range-checked: a forged one is a 422."""
     instant, _, row_id = raw.rpartition("|")
     value = datetime.fromisoformat(instant)
     if value.tzinfo is None:
         raise ValueError("naive")
-    return value, int(row_id)
+    number = _bounded(row_id, MAX_ID)
+    return value, number
+
+
+def _bounded(text: str, largest: int) -> int:
+    """A plain decimal number from 0 to ``largest``; ValueError for anything else."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(largest)):
+        raise ValueError("not a number in range")
+    number = int(text)
+    if number > largest:
+        raise ValueError("out of range")
+    return number
 
 
 def _encode(value: datetime, row_id: int) -> str:
@@ -86,7 +102,7 @@ def _decode_ranked(cursor: str, ranked: bool) -> tuple[int, datetime, int]:
         rank, sep, rest = raw.partition("#") if ranked else ("0", "#", raw)
         if not sep:
             raise ValueError("no rank")
-        return (int(rank), *_parse(rest))
+        return (_bounded(rank, MAX_RANK), *_parse(rest))
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidInput("cursor", "is not a cursor this API gave out") from error
 

@@ -40,7 +40,10 @@ def done_message(request: Request, session: Session, t: Translator) -> str | Non
     unit = _unit_name(session, params.get("unit", ""), t)
     count = params.get("n", "")
     text = t(
-        f"console.done.{done}", code=code, unit=unit, count=int(count) if count.isdigit() else 0
+        f"console.done.{done}",
+        code=code,
+        unit=unit,
+        count=int(count) if count.isascii() and count.isdigit() and len(count) < 9 else 0,
     )
     failed = [
         t(

@@ -52,9 +52,14 @@ def categories(session: Session, english: bool) -> list[Choice]:
     return sorted(choices, key=lambda choice: collation_key(choice.label))
 
 
+MAX_VERSION_DIGITS = 9  # a reflection has far fewer history events than 10**9
+
+
 def version(value: str | None) -> int | None:
     """The version the page showed, so a change made meanwhile by someone else is a conflict."""
-    return int(value) if value and value.isdigit() else None
+    if value and value.isascii() and value.isdigit() and len(value) <= MAX_VERSION_DIGITS:
+        return int(value)
+    return None
 
 
 def act(

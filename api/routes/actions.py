@@ -25,6 +25,7 @@ from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.models.enums import LifecycleEvent, Priority
 
 router = APIRouter(prefix="/api/v1/reflections", tags=["actions"], responses=problem_responses())
+MAX_VERSION_DIGITS = 9  # a reflection has far fewer history events than 10**9
 IfMatch = Annotated[
     str | None, Header(alias="If-Match", description='The version you read, e.g. "3".')
 ]
@@ -178,7 +179,7 @@ def version_of(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_VERSION_DIGITS:
         raise InvalidInput("If-Match", 'must be a version the API gave out, e.g. "3"')
     return int(value)
 

@@ -28,8 +28,18 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
+from reflections.platform.security import hash_secret
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
+
+
+def key_was_issued(session: Session, key: str) -> bool:
+    """Whether a reflection was submitted with this citizen key, i.e. the service gave it out.
+    A key the client chose itself (guessable, or shared between strangers) is never taken."""
+    found = session.exec(
+        select(Reflection.id).where(Reflection.secret_hash == hash_secret(key)).limit(1)
+    ).first()
+    return found is not None
 
 
 def submit_reflection(
@@ -43,6 +53,11 @@ def submit_reflection(
         via = SubmissionChannel.OPEN311
     elif caller is not None:
         key = caller.citizen_key  # a returning citizen keeps one key for all reflections
+        if key and not key_was_issued(session, key):
+            raise Forbidden(
+                "X-Citizen-Key opens no reflection: keys are given out by this service with a "
+                "first submission; leave the header out to receive one"
+            )
     contact = body.contact or ContactIn()
     submitted = submit(
         session,

@@ -78,11 +78,11 @@ def search(session: Session, actor: Actor, filters: SearchFilters) -> SelectOfSc
     if filters.created_to:
         statement = statement.where(col(Reflection.created_at) < filters.created_to)
     if filters.text:
-        pattern = f"%{filters.text.lower()}%"
+        words = filters.text.lower()  # % and _ are the citizen's characters, not wildcards
         statement = statement.where(
             or_(
-                func.lower(col(Reflection.description)).like(pattern),
-                func.lower(col(Reflection.address)).like(pattern),
+                func.lower(col(Reflection.description)).contains(words, autoescape=True),
+                func.lower(col(Reflection.address)).contains(words, autoescape=True),
                 col(Reflection.tracking_code) == filters.text.upper(),
             )
         )

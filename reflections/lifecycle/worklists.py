@@ -83,10 +83,10 @@ def text_clause(text: str, by_phone: bool = True) -> ColumnElement[bool]:
     """Words of the description or address, a tracking code, or (``by_phone``: for IOC staff,
     who may know the reporter) the reporter's phone number in any usual form."""
     words = text.strip()
-    pattern = f"%{words.lower()}%"
+    lowered = words.lower()  # % and _ match themselves, not anything
     found = [
-        func.lower(col(Reflection.description)).like(pattern),
-        func.lower(col(Reflection.address)).like(pattern),
+        func.lower(col(Reflection.description)).contains(lowered, autoescape=True),
+        func.lower(col(Reflection.address)).contains(lowered, autoescape=True),
         col(Reflection.tracking_code) == words.upper(),
     ]
     phone = _phone(words) if by_phone else None

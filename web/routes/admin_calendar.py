@@ -51,7 +51,13 @@ def _page(
 
 def _year(text: str | None) -> int:
     today = clock.now().year
-    if text and text.isdigit() and calendar_days.FIRST_YEAR <= int(text) <= calendar_days.LAST_YEAR:
+    if (
+        text
+        and text.isascii()
+        and text.isdigit()
+        and len(text) <= 4
+        and calendar_days.FIRST_YEAR <= int(text) <= calendar_days.LAST_YEAR
+    ):
         return int(text)
     return today
 

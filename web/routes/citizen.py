@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, SessionDep
 from api.lookup import open_reflection, photo_file
-from api.routes.reflections import submit_reflection
+from api.routes.reflections import key_was_issued, submit_reflection
 from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
 from reflections.actors import Actor
@@ -89,7 +89,7 @@ async def submit(
     # who keeps one key for all their reflections.
     key = request.cookies.get(CITIZEN_COOKIE)
     caller = staff
-    if caller is None and key:
+    if caller is None and key and key_was_issued(session, key):  # else: a new key
         caller = Caller(Actor.citizen(), citizen_key=key)
     try:
         body = SubmissionIn(
