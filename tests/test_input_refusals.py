@@ -3,12 +3,14 @@ characters and LIKE wildcards are refused (4xx) or taken literally, and nothing 
 
 import base64
 import logging
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
 from reflections.models import Reflection
+from reflections.organisation.auth import create_api_key
 from tests.api_helpers import as_user, submit
 
 WARD = "46.W19768"
@@ -124,3 +126,21 @@ def test_like_wildcards_in_q_are_taken_literally(client: TestClient) -> None:
             "/api/v1/reflections", params={"q": q, "limit": 200}, headers=coordinator
         ).json()["items"]
         assert (code in {i["tracking_code"] for i in items}) is found, q
+
+
+def test_url_fields_take_only_http_and_https(client: TestClient, session: Session) -> None:
+    _, key = create_api_key(session, f"urls-{uuid.uuid4().hex[:8]}")
+    before = _count(session)
+    for url in ("javascript:alert(1)", "data:text/html,<script>1</script>", "ftp://x/y", "//x"):
+        response = client.post(
+            "/open311/v2/requests.json",
+            data={
+                "api_key": key,
+                "service_code": "urban_order",
+                "address_id": WARD,
+                "media_url": url,
+            },
+        )
+        assert response.status_code == 400, url
+        assert "media_url" in response.text
+    assert _count(session) == before

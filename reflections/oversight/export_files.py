@@ -102,6 +102,23 @@ def write(
     return _utf8(write_jsonl(columns, rows))
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+# (OWASP "CSV injection"); tab and CR too, as some of them strip those first.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula, with a ``'`` in front: shown, never run.
+
+    Only the CSV text changes: the hash chain covers the stored values, so verifying an
+    export against the database is unaffected. Numbers stay numbers (a negative number is not
+    text); XLSX cells are written as strings, which spreadsheets never run.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _utf8(chunks: Iterable[str]) -> Iterator[bytes]:
     return (chunk.encode("utf-8") for chunk in chunks)
 
@@ -110,7 +127,8 @@ def write_csv(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], options: FileOptions | None = None
 ) -> Iterator[str]:
     """A header row, then one row per tuple (RFC 4180: CRLF, quotes where needed); None is an
-    empty field. Values are written as they come: JSON is text by then."""
+    empty field. Values are written as they come (JSON is text by then), except that text a
+    spreadsheet would run as a formula is defused (:func:`defused`)."""
     options = options or FileOptions()
     buffer = io.StringIO()
     if options.bom:
@@ -118,7 +136,7 @@ def write_csv(
     writer = csv.writer(buffer)
     writer.writerow(header_names(columns, options.headers))
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([defused(value) for value in row])
         if buffer.tell() >= CHUNK_CHARS:
             yield buffer.getvalue()
             buffer.seek(0)
