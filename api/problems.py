@@ -32,6 +32,10 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
+        "what_to_do": {
+            "type": "string",
+            "description": "401 and 403: how to log in, or who may do this.",
+        },
         "errors": {
             "type": "array",
             "items": {
@@ -114,16 +118,35 @@ async def _validation(_request: Request, error: Exception) -> JSONResponse:
 async def _http(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     headers = dict(error.headers) if error.headers else None
+    advice = {401: LOG_IN, 403: ASK}.get(error.status_code)
+    if advice is not None:
+        return problem(error.status_code, str(error.detail), headers=headers, what_to_do=advice)
     return problem(error.status_code, str(error.detail), headers=headers)
+
+
+# What to do next, in every 401 and 403 body (``what_to_do``): how to prove who you are, or
+# who may do what you asked. The ``detail`` says what was wrong, in our words, never a JWT or
+# validation library's message.
+LOG_IN = (
+    "Staff: log in with POST /api/v1/auth/token (username, password) and send "
+    "'Authorization: Bearer <access_token>'; log in again when it expires. Citizens: send the "
+    "X-Citizen-Key you received with your first reflection. Service clients: send X-API-Key."
+)
+ASK = (
+    "Your role or unit may not do this. Do it as a user whose role allows it, or ask a "
+    "coordinator or an administrator."
+)
 
 
 async def _domain(_request: Request, error: Exception) -> JSONResponse:
     if isinstance(error, InvalidCredentials):
-        return problem(401, str(error), "unauthorized", {"WWW-Authenticate": "Bearer"})
+        return problem(
+            401, str(error), "unauthorized", {"WWW-Authenticate": "Bearer"}, what_to_do=LOG_IN
+        )
     if isinstance(error, NotFound):
         return problem(404, str(error))
     if isinstance(error, Forbidden):
-        return problem(403, str(error))
+        return problem(403, str(error), what_to_do=ASK)
     if isinstance(error, EventNotAllowed):
         return problem(
             409,

@@ -65,8 +65,9 @@ def user_for_token(session: Session, token: str) -> User:
         if clock.now().timestamp() >= float(claims["exp"]):
             raise InvalidCredentials("the token has expired")
         user = session.get(User, int(claims["sub"]))
-    except (jwt.InvalidTokenError, ValueError) as error:
-        raise InvalidCredentials(f"invalid token: {error}") from None
+    except (jwt.InvalidTokenError, ValueError):
+        # Not the library's words (they describe JWT internals): what the caller can act on.
+        raise InvalidCredentials("the token is not valid: log in again") from None
     if user is None or user.disabled:
         raise InvalidCredentials("the token's user does not exist or is disabled")
     return user
