@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from reflections.lifecycle.photos import clean
 from reflections.models import User
 from reflections.platform import clock
 from tests.api_helpers import DEMO_PASSWORD, as_citizen, as_user, submit
@@ -186,7 +187,8 @@ def test_photos_are_sniffed_stored_and_served(client: TestClient) -> None:
     )
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
-    assert served.content == PNG
+    assert served.content == clean(PNG).content  # only its pixels, encoded again
+    assert served.headers["x-content-type-options"] == "nosniff"
     assert_problem(
         client.get(
             f"/api/v1/reflections/{out['tracking_code']}/photos/{photos[0]}",

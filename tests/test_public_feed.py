@@ -1,7 +1,6 @@
 """The public results feed and Open311 GET: processed and confirmed reflections only, at ward
 level, with the unit's result and photos, and nothing personal in any response body."""
 
-import hashlib
 import uuid
 import xml.etree.ElementTree as ET
 from contextlib import nullcontext
@@ -21,6 +20,7 @@ from reflections.models import AdministrativeUnit, Category, HandlingUnit, Refle
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.platform import clock
 from reflections.platform.security import hash_secret
+from tests.images import stored_sha, unique_png
 
 E = LifecycleEvent
 FEED = "/api/v1/public/results"
@@ -74,7 +74,7 @@ def place(engine: Any) -> Place:
 
 def image(tag: str) -> Photo:
     """A PNG as far as the type sniffing goes, and unlike any other."""
-    return Photo(b"\x89PNG\r\n\x1a\n" + tag.encode() + uuid.uuid4().bytes, f"{tag}.png")
+    return Photo(unique_png(), f"{tag}.png")
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def make_case(
 
 
 def sha_of(photo: Photo) -> str:
-    return hashlib.sha256(photo.content).hexdigest()
+    return stored_sha(photo.content)
 
 
 def feed(client: TestClient, **params: Any) -> list[dict[str, Any]]:

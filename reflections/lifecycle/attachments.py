@@ -1,4 +1,6 @@
-"""Photos: type sniffed from the bytes, size-limited, stored under their SHA-256."""
+"""Photos: type sniffed from the bytes, size-limited, decoded and encoded again (only pixels
+kept, see :mod:`reflections.lifecycle.photos`), stored under the clean file's SHA-256 with a
+thumbnail next to it."""
 
 import hashlib
 import os
@@ -9,6 +11,7 @@ from pathlib import Path
 from sqlmodel import Session
 
 from reflections.errors import InvalidInput
+from reflections.lifecycle import photos as photos_module
 from reflections.models import Attachment
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
@@ -29,9 +32,10 @@ class Photo:
 
 @dataclass(frozen=True)
 class CheckedPhoto:
-    photo: Photo
+    photo: Photo  # the clean bytes, with the name it was sent under
     content_type: str
     sha256: str
+    thumbnail: bytes = b""
 
 
 def sniff(content: bytes) -> str | None:
@@ -70,12 +74,20 @@ def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto
             raise InvalidInput(
                 name, "is not a JPEG, PNG or WebP image", "not_an_image", name=photo.filename or ""
             )
-        checked.append(CheckedPhoto(photo, content_type, hashlib.sha256(photo.content).hexdigest()))
+        cleaned = photos_module.clean(photo.content, name, photo.filename or "")
+        sha256 = hashlib.sha256(cleaned.content).hexdigest()
+        clean = Photo(cleaned.content, photo.filename)
+        checked.append(CheckedPhoto(clean, cleaned.content_type, sha256, cleaned.thumbnail))
     return checked
 
 
 def path_of(sha256: str) -> Path:
     return get_settings().attachments_dir / sha256[:2] / sha256
+
+
+def thumbnail_path_of(sha256: str) -> Path:
+    """The JPEG thumbnail of the photo stored under ``sha256``."""
+    return get_settings().attachments_dir / sha256[:2] / f"{sha256}.thumb.jpg"
 
 
 def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], purpose: str) -> None:
@@ -86,6 +98,8 @@ def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], pur
             continue
         seen.add(checked.sha256)
         _write_once(path_of(checked.sha256), checked.photo.content)
+        if checked.thumbnail:
+            _write_once(thumbnail_path_of(checked.sha256), checked.thumbnail)
         session.add(
             Attachment(
                 reflection_id=reflection_id,

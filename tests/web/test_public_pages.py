@@ -1,7 +1,6 @@
 """The public results pages: processed reflections and the unit's result, without log-in and
 without anything personal, exactly what the API's public feed publishes."""
 
-import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api_helpers import as_citizen, as_user
+from tests.images import stored_sha, unique_png
 from tests.web.pages import text_of
 from web.routes import public as public_routes
 
@@ -33,8 +33,8 @@ class Case:
 
 
 def _photo(tag: str) -> tuple[bytes, str]:
-    content = PNG + tag.encode() + uuid.uuid4().bytes
-    return content, hashlib.sha256(content).hexdigest()
+    content = unique_png()
+    return content, stored_sha(content)
 
 
 def reflection(
@@ -152,6 +152,15 @@ def test_the_result_photo_is_public_and_the_citizens_is_not(
     report = browser.get(f"/results/{case.code}/photos/{case.report_photo}")
     assert report.status_code == 404
     assert browser.get(f"/results/{case.code}/photos/{'0' * 64}").status_code == 404
+    # Lists show the thumbnail: a small JPEG, public as its photo is, and only as it is.
+    listed = browser.get("/results").text
+    thumbnail = f"/results/{case.code}/photos/{case.result_photo}/thumbnail"
+    assert thumbnail in listed
+    small = browser.get(thumbnail)
+    assert small.status_code == 200 and small.headers["content-type"] == "image/jpeg"
+    assert small.headers["x-content-type-options"] == "nosniff"
+    citizens = f"/results/{case.code}/photos/{case.report_photo}/thumbnail"
+    assert browser.get(citizens).status_code == 404
 
 
 @pytest.mark.parametrize("end", ["received", "in_progress"])

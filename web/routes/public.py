@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from api.deps import SessionDep
 from api.pagination import CursorDep, decode_cursor, encode_cursor
 from reflections.errors import NotFound
-from reflections.lifecycle.attachments import path_of
+from reflections.lifecycle.attachments import path_of, thumbnail_path_of
 from reflections.models.enums import Language
 from reflections.oversight import public_feed
 from web import forms
@@ -72,3 +72,14 @@ def result_photo(session: SessionDep, tracking_code: str, sha256: str) -> FileRe
     if not path.exists():
         raise NotFound(f"no published result photo {sha256} on {tracking_code}")
     return FileResponse(path, media_type=attachment.content_type)
+
+
+@router.get("/results/{tracking_code}/photos/{sha256}/thumbnail")
+def result_thumbnail(session: SessionDep, tracking_code: str, sha256: str) -> FileResponse:
+    """The small JPEG of a result photo, for lists; the photo itself when it was stored before
+    thumbnails were made."""
+    attachment = public_feed.result_photo(session, tracking_code, sha256)
+    small = thumbnail_path_of(attachment.sha256)
+    if small.exists():
+        return FileResponse(small, media_type="image/jpeg")
+    return result_photo(session, tracking_code, sha256)
