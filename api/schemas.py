@@ -113,7 +113,14 @@ class HistoryView(BaseModel):
     to_state: LifecycleState
     to_stage: AssignmentStage | None
     actor_role: Role
-    actor: str | None = Field(description="Staff username; citizens and the system unnamed.")
+    actor: str | None = Field(
+        description="Staff username, in staff views only; citizens see the unit and the role."
+    )
+    actor_unit: UnitRef | None = Field(
+        default=None,
+        description="The staff member's unit (handling unit or area); none for citizens and "
+        "the system, nor for staff with no unit.",
+    )
     payload: dict[str, Any]
     reason: str | None
     occurred_at: datetime

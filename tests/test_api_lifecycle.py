@@ -91,7 +91,12 @@ def test_full_lifecycle_by_every_role(client: TestClient) -> None:
         "confirm",
     ]
     assert [row["seq"] for row in history] == list(range(1, 11))
-    assert history[3]["actor"] == "handler.phuxuan"
+    # The citizen sees who acted as a unit and a role, never a username.
+    assert history[3]["actor"] is None and history[3]["actor_role"] == "handler"
+    assert history[3]["actor_unit"]["code"] == WARD_COMMITTEE
+    staff_view = client.get(f"/api/v1/reflections/{code}/history", headers=coordinator).json()
+    assert staff_view[3]["actor"] == "handler.phuxuan"
+    assert "handler.phuxuan" not in str(history)
     assert history[5]["payload"]["new_due_at"].startswith(later[:16])
     mine_now = client.get("/api/v1/citizen/reflections", headers=citizen).json()["items"]
     assert [item["tracking_code"] for item in mine_now] == [code]

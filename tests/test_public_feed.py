@@ -20,6 +20,7 @@ from reflections.models import AdministrativeUnit, Category, HandlingUnit, Refle
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.platform import clock
 from reflections.platform.security import hash_secret
+from reflections.platform.settings import get_settings
 from tests.images import stored_sha, unique_png
 
 E = LifecycleEvent
@@ -411,12 +412,14 @@ def test_result_photos_are_public_and_report_photos_are_not(
     client: TestClient, session: Session, place: Place
 ) -> None:
     case = make_case(session, place, "confirmed", result_photos=2)
-    item = client.get(f"{FEED}/{case.code}").json()
+    # Absolute URLs start with REFLECTIONS_PUBLIC_URL, whatever Host the request named.
+    item = client.get(f"{FEED}/{case.code}", headers={"Host": "evil.example"}).json()
+    public = get_settings().public_url.rstrip("/")
     assert item["result_photos"] == [
-        f"http://testserver{FEED}/{case.code}/photos/{sha}" for sha in case.result_photos
+        f"{public}{FEED}/{case.code}/photos/{sha}" for sha in case.result_photos
     ]
     for url, sha in zip(item["result_photos"], case.result_photos, strict=True):
-        response = client.get(url)  # no credentials
+        response = client.get(url.removeprefix(public))  # no credentials
         assert response.status_code == 200
         assert response.headers["content-type"] == "image/png"
         assert response.content.startswith(b"\x89PNG") and sha in url

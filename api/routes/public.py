@@ -22,6 +22,7 @@ from reflections.lifecycle.attachments import path_of
 from reflections.models.enums import LifecycleState
 from reflections.oversight import public_feed
 from reflections.oversight.public_feed import PublicResult
+from reflections.platform.settings import get_settings
 
 router = APIRouter(
     prefix="/api/v1/public",
@@ -89,8 +90,11 @@ def _instant(value: datetime | None, field: str) -> datetime | None:
 
 
 def photo_url(request: Request, tracking_code: str, sha256: str) -> str:
-    """The public URL of a result photo (absolute: feeds are read by other sites and apps)."""
-    return str(request.url_for(PHOTO_ROUTE, tracking_code=tracking_code, sha256=sha256))
+    """The public URL of a result photo (absolute: feeds are read by other sites and apps),
+    from ``REFLECTIONS_PUBLIC_URL``: never the request's Host header, which the caller
+    chooses (a forged Host would put another site's address in the feed and in caches)."""
+    path = request.app.url_path_for(PHOTO_ROUTE, tracking_code=tracking_code, sha256=sha256)
+    return get_settings().public_url.rstrip("/") + str(path)
 
 
 @router.get("/results", response_model=Page[PublicResultView])

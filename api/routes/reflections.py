@@ -1,5 +1,6 @@
 """Submitting, reading and searching reflections."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
@@ -12,14 +13,22 @@ from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActo
 from api.lookup import aware, id_for_code, open_reflection, photo_file
 from api.pagination import CursorDep, LimitDep
 from api.problems import problem_responses
-from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
+from api.schemas import (
+    ContactIn,
+    HistoryView,
+    Page,
+    ReflectionView,
+    SubmissionIn,
+    SubmittedOut,
+    UnitRef,
+)
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
 from reflections.lifecycle import history, queries
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
-from reflections.models import AdministrativeUnit, Reflection, User
+from reflections.models import AdministrativeUnit, HandlingUnit, Membership, Reflection, User
 from reflections.models.enums import (
     Channel,
     Language,
@@ -171,11 +180,32 @@ def timeline(session: SessionDep, caller: CallerDep, tracking_code: str) -> list
     return history_views(session, reflection.id, internal=actor.role is not Role.CITIZEN)
 
 
+def staff_units(session: Session, user_ids: Iterable[int | None]) -> dict[int, UnitRef]:
+    """Each staff member's unit: their handling unit, else their area (the first membership)."""
+    wanted = sorted(i for i in user_ids if i is not None)
+    found: dict[int, UnitRef] = {}
+    memberships = session.exec(
+        select(Membership).where(col(Membership.user_id).in_(wanted)).order_by(col(Membership.id))
+    ).all()
+    for membership in memberships:
+        unit: HandlingUnit | AdministrativeUnit | None = (
+            session.get(HandlingUnit, membership.handling_unit_id)
+            if membership.handling_unit_id
+            else session.get(AdministrativeUnit, membership.administrative_unit_id)
+        )
+        if unit is not None and membership.user_id not in found:
+            found[membership.user_id] = UnitRef(
+                code=unit.code, name=unit.name, name_en=unit.name_en
+            )
+    return found
+
+
 def history_views(
     session: Session, reflection_id: int, *, internal: bool = True
 ) -> list[HistoryView]:
-    """A reflection's history rows with the staff usernames (the API's and the pages');
-    without the staff's internal notes and takes unless ``internal``."""
+    """A reflection's history rows with who acted: for staff (``internal``) the usernames, for
+    citizens only the unit and the role (a username names a person), and without the staff's
+    internal notes and takes."""
     rows = history.timeline(session, reflection_id)
     if not internal:
         rows = history.citizen_timeline(rows)
@@ -183,6 +213,9 @@ def history_views(
     names = dict(
         session.exec(select(User.id, User.username).where(col(User.id).in_(user_ids))).all()
     )
+    units = staff_units(session, user_ids)
+    if not internal:
+        names = {}
     return [
         HistoryView(
             seq=row.seq,
@@ -193,6 +226,7 @@ def history_views(
             to_stage=row.to_stage,
             actor_role=row.actor_role,
             actor=names.get(row.actor_user_id) if row.actor_user_id else None,
+            actor_unit=units.get(row.actor_user_id) if row.actor_user_id else None,
             payload=row.payload,
             reason=row.reason,
             occurred_at=row.occurred_at,
