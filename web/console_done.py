@@ -18,7 +18,8 @@ from reflections.organisation.names import short_name
 from web.i18n import Translator
 
 COMBINED = ("merge", "classify_assign", "bulk_assign", "bulk_merge")
-DONE = frozenset({*(event.value for event in LifecycleEvent), *COMBINED})
+PUBLICATION = ("published", "unpublished")  # not lifecycle events: a coordinator's decision
+DONE = frozenset({*(event.value for event in LifecycleEvent), *COMBINED, *PUBLICATION})
 _CODE = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}")
 _FAILED = re.compile(r"([A-Z0-9]{4}-[A-Z0-9]{4}):([a-z_]{1,40})")
 FAILURES = ("conflict", "not_allowed", "missing_classification", "invalid", "forbidden")

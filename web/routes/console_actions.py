@@ -29,7 +29,7 @@ from reflections.errors import (
     InvalidInput,
     NotFound,
 )
-from reflections.lifecycle import duplicates
+from reflections.lifecycle import duplicates, publication
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.service import apply_events
@@ -87,6 +87,34 @@ def merge(
     return RedirectResponse(f"{target}{done_query('merge', tracking_code, into=into.upper())}", 303)
 
 
+@router.post(f"{PATH}/publication", dependencies=[CsrfChecked])
+def publish(
+    request: Request,
+    session: SessionDep,
+    caller: StaffCaller,
+    tracking_code: str,
+    publish: Annotated[str, Form(max_length=1)] = "1",
+    public_summary: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Publish what the citizen wrote (or the summary typed), or take it off public view."""
+    reflection, actor = open_reflection(session, caller, tracking_code)
+    try:
+        publication.publish_now(
+            session, reflection, actor, publish == "1", public_summary.strip() or None
+        )
+    except InvalidInput as error:
+        t = translator(request)
+        found = field_errors(error, t, dict(ALIASES)) or {"form": t("error.invalid", label="")}
+        state = PageState(
+            errors={f"publication-{name}": text for name, text in found.items()},
+            values={"publication": {"public_summary": public_summary}},
+        )
+        return render_reflection(request, session, caller, tracking_code, state, 422)
+    done = "published" if publish == "1" else "unpublished"
+    target = PATH.format(tracking_code=reflection.tracking_code)
+    return RedirectResponse(f"{target}?{done_query(done, reflection.tracking_code)}", 303)
+
+
 @router.post(f"{PATH}/{{action}}", dependencies=[CsrfChecked])
 async def act(
     request: Request, session: SessionDep, caller: StaffCaller, tracking_code: str, action: str
@@ -132,6 +160,9 @@ def _act(
         if photos:
             event, data = steps[0]
             steps[0] = (event, replace(data, photos=photos))
+        if action == "classify" and raw.get("publish") == "1":  # commits with the events
+            summary = (raw.get("public_summary") or "").strip() or None
+            publication.decide(session, reflection, actor, True, summary)
         apply_events(session, reflection.id, steps, actor, forms.version(raw.get("version")))
     except (InvalidInput, GuardFailed, Conflict, EventNotAllowed) as error:
         shown = raw.get("version", "")

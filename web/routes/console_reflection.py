@@ -22,7 +22,7 @@ from api.lookup import open_reflection, photo_file
 from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections.actors import Actor
-from reflections.lifecycle import duplicates, history, worklists
+from reflections.lifecycle import duplicates, history, publication, worklists
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -134,6 +134,7 @@ def render_reflection(
         "back": back or _default_back(actor, queue_query),
         "assignee_name": _assignee(session, reflection),
         "me": caller.user.id if caller.user else None,
+        "may_publish": actor.role in publication.DECIDERS,
         **_action_context(session, actor, reflection, view, t, rows),
     }
     return render(request, "console/reflection.html", context, status)
