@@ -29,10 +29,12 @@ def calendar_show(
     with open_session() as session:
         overview = year_overview(session, year, language)
     zone = get_settings().time_zone
+    # Two short lines rather than one that an 80-column terminal would wrap mid-figure.
     console.print(
-        f"Working calendar {year} ({zone}; Monday–Friday 07:30–11:30, 13:30–17:00): "
-        f"{overview.working_days} working days, {_hours(overview.working_minutes)} working hours"
+        f"Working calendar {year}: {overview.working_days} working days, "
+        f"{_hours(overview.working_minutes)} working hours"
     )
+    console.print(f"({zone}; Monday–Friday 07:30–11:30, 13:30–17:00)")
     months = Table("month", "working days", "working hours", box=None)
     for month in overview.months:
         months.add_row(
