@@ -3,11 +3,12 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from api import abuse
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
 from api.lookup import aware, id_for_code, open_reflection, photo_file
 from api.pagination import CursorDep, LimitDep
@@ -33,17 +34,26 @@ router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_res
 
 
 def submit_reflection(
-    session: Session, caller: Caller | None, body: SubmissionIn, photos: tuple[Photo, ...]
+    session: Session,
+    caller: Caller | None,
+    body: SubmissionIn,
+    photos: tuple[Photo, ...],
+    request: Request | None = None,
 ) -> SubmittedOut:
-    """The one submission path of the API and the web form: who submits decides the channel."""
+    """The one submission path of the API and the web form: who submits decides the channel.
+    Citizens are counted against the submission limits (their address and the contacts they
+    name), service clients against the contacts' only, staff not at all."""
     actor, via, key = Actor.citizen(), SubmissionChannel.APP, None
+    contact = body.contact or ContactIn()
     if caller is not None and caller.user is not None:
         actor, via = caller.actor, SubmissionChannel.HOTLINE  # an operator, for a citizen
     elif caller is not None and caller.client is not None:
         via = SubmissionChannel.OPEN311
-    elif caller is not None:
-        key = caller.citizen_key  # a returning citizen keeps one key for all reflections
-    contact = body.contact or ContactIn()
+        abuse.check_submission(request, contact.phone, contact.email, per_address=False)
+    else:
+        abuse.check_submission(request, contact.phone, contact.email)
+        if caller is not None:
+            key = caller.citizen_key  # a returning citizen keeps one key for all reflections
     submitted = submit(
         session,
         Submission(
@@ -81,10 +91,14 @@ def submit_reflection(
     "/reflections", status_code=201, response_model=SubmittedOut, response_model_exclude_unset=True
 )
 def submit_json(
-    session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn, response: Response
+    request: Request,
+    session: SessionDep,
+    caller: OptionalCallerDep,
+    body: SubmissionIn,
+    response: Response,
 ) -> SubmittedOut:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
-    out = submit_reflection(session, caller, body, ())
+    out = submit_reflection(session, caller, body, (), request)
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 
@@ -96,6 +110,7 @@ def submit_json(
     response_model_exclude_unset=True,
 )
 async def submit_multipart(
+    request: Request,
     session: SessionDep,
     caller: OptionalCallerDep,
     response: Response,
@@ -131,7 +146,7 @@ async def submit_multipart(
         ),
     )
     files = tuple([Photo(await upload.read(), upload.filename) for upload in photos or []])
-    out = await run_in_threadpool(submit_reflection, session, caller, body, files)
+    out = await run_in_threadpool(submit_reflection, session, caller, body, files, request)
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 
