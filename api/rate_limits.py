@@ -9,6 +9,7 @@ in ``limits``' notation (``10/hour;30/day``); a refused try names the longest wa
 
 from __future__ import annotations
 
+import math
 import time
 from functools import lru_cache
 
@@ -108,7 +109,7 @@ def check_and_count(
     spent = [item for item in items if not active.test(item, scope, subject)]
     if spent:
         reset = max(active.get_window_stats(item, scope, subject).reset_time for item in spent)
-        raise RateLimited(detail, int(reset - time.time()) + 1, code)
+        raise RateLimited(detail, math.ceil(reset - time.time()), code)
     for item in items:
         active.hit(item, scope, subject)
 

@@ -2,22 +2,29 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import col, select
 
+from api.abuse import client_address
 from api.deps import SessionDep, StaffUser
-from api.problems import problem_responses
+from api.problems import TOO_MANY, problem_responses
 from api.schemas import MeOut, TokenOut
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership
-from reflections.organisation.auth import authenticate, issue_token
+from reflections.organisation.auth import issue_token, log_in
 
 router = APIRouter(prefix="/api/v1/auth", tags=["authentication"], responses=problem_responses())
 
 
-@router.post("/token", response_model=TokenOut)
-def token(session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
-    user = authenticate(session, form.username, form.password)
+@router.post("/token", response_model=TokenOut, responses=problem_responses(*TOO_MANY))
+def token(
+    request: Request,
+    session: SessionDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> TokenOut:
+    """A staff token. Repeated failures make each next try wait, then lock the username and
+    the address (429 with ``Retry-After``) until an admin lifts the lock."""
+    user = log_in(session, form.username, form.password, client_address(request))
     access_token, lifetime = issue_token(user)
     return TokenOut(access_token=access_token, expires_in=lifetime)
 

@@ -6,6 +6,7 @@ reflection they submit with it.
 
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import jwt
@@ -13,8 +14,9 @@ from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.models import ApiKey, Membership, User
+from reflections.organisation import login_throttle
 from reflections.platform import clock
-from reflections.platform.security import hash_secret, verify_password
+from reflections.platform.security import hash_password, hash_secret, verify_password
 from reflections.platform.settings import DEFAULT_VAR_DIR, get_settings
 
 ALGORITHM = "HS256"
@@ -38,10 +40,31 @@ def signing_key() -> str:
     return Path(path).read_text().strip()
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
+    """The user of a right password. An unknown or disabled username costs the same hash as
+    a known one, so the answer's time does not tell which usernames exist."""
     user = session.exec(select(User).where(User.username == username)).first()
-    if user is None or user.disabled or not verify_password(password, user.password_hash):
+    right = verify_password(password, user.password_hash if user else _dummy_hash())
+    if user is None or user.disabled or not right:
         raise InvalidCredentials("wrong username or password, or the user is disabled")
+    return user
+
+
+def log_in(session: Session, username: str, password: str, address: str) -> User:
+    """:func:`authenticate` behind the log-in throttle (``login_throttle``): a try while
+    locked or too soon is refused before the password is looked at."""
+    login_throttle.check(username, address)
+    try:
+        user = authenticate(session, username, password)
+    except InvalidCredentials:
+        login_throttle.failed(username, address)
+        raise
+    login_throttle.succeeded(username, address)
     return user
 
 

@@ -8,16 +8,19 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
+from api.abuse import client_address
 from api.deps import Caller, SessionDep
+from reflections.errors import RateLimited
 from reflections.models import Reflection, User
 from reflections.organisation.auth import (
     InvalidCredentials,
     actor_for,
-    authenticate,
     issue_token,
+    log_in,
 )
 from web import forms
 from web.console_forms import ACTIONS
+from web.errors import rate_limit_sentence
 from web.i18n import language_of
 from web.routes.console_reflection import PageState, render_reflection, what_changed
 from web.session import (
@@ -89,8 +92,8 @@ def login(
     resume: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        user = authenticate(session, username, password)
-    except InvalidCredentials:
+        user = log_in(session, username, password, client_address(request))
+    except (InvalidCredentials, RateLimited) as refused:
         context = {
             "next": local_path(next, ""),
             "username": username,
@@ -98,6 +101,11 @@ def login(
             "resume": resume,
             "draft": draft,
         }
+        if isinstance(refused, RateLimited):
+            context["throttled"] = rate_limit_sentence(translator(request), refused)
+            page = render(request, "login.html", context, 429)
+            page.headers["Retry-After"] = str(refused.retry_after)
+            return page
         return render(request, "login.html", context, 401)
     token, lifetime = issue_token(user)
     found = RESUMABLE.match(resume)
