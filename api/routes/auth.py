@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlmodel import col, select
 
@@ -11,7 +11,7 @@ from api.deps import SessionDep, StaffUser
 from api.problems import TOO_MANY, problem_responses
 from api.schemas import MeOut, TokenOut
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership
-from reflections.organisation.auth import issue_token, log_in
+from reflections.organisation.auth import end_sessions, issue_token, log_in
 
 router = APIRouter(prefix="/api/v1/auth", tags=["authentication"], responses=problem_responses())
 
@@ -27,6 +27,15 @@ def token(
     user = log_in(session, form.username, form.password, client_address(request))
     access_token, lifetime = issue_token(user)
     return TokenOut(access_token=access_token, expires_in=lifetime)
+
+
+@router.post("/logout", status_code=204)
+def logout(session: SessionDep, user: StaffUser) -> Response:
+    """End the session: this token and every other token of the user stop working at once
+    (every device; log in again to get a new one)."""
+    end_sessions(session, user)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut)

@@ -5,9 +5,10 @@ reflection they submit with it.
 """
 
 import secrets
-from datetime import timedelta
+import uuid
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import jwt
 from sqlmodel import Session, col, select
@@ -68,39 +69,80 @@ def log_in(session: Session, username: str, password: str, address: str) -> User
     return user
 
 
-def issue_token(user: User) -> tuple[str, int]:
-    """A signed token and its lifetime in seconds."""
-    lifetime = timedelta(minutes=get_settings().access_token_minutes)
+def issue_token(user: User, logged_in_at: float | None = None) -> tuple[str, int]:
+    """A signed token and its lifetime in seconds. It names the user's token generation (any
+    revocation raises it), its own id (``jti``) and when its session began (``auth_time``):
+    a renewal keeps that instant, and no renewal reaches past ``session_absolute_hours``."""
+    settings = get_settings()
     issued = clock.now()
-    claims = {"sub": str(user.id), "role": user.role.value, "iat": issued, "exp": issued + lifetime}
-    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), int(lifetime.total_seconds())
+    began = logged_in_at if logged_in_at is not None else issued.timestamp()
+    ends = began + settings.session_absolute_hours * 3600
+    expires = min(issued.timestamp() + settings.access_token_minutes * 60, ends)
+    claims = {
+        "sub": str(user.id),
+        "role": user.role.value,
+        "gen": user.token_generation,
+        "jti": uuid.uuid4().hex,
+        "auth_time": int(began),
+        "iat": issued,
+        "exp": int(expires),
+    }
+    lifetime = max(0, int(expires - issued.timestamp()))
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), lifetime
 
 
-def user_for_token(session: Session, token: str) -> User:
+def _claims(token: str) -> dict[str, Any]:
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             signing_key(),
             algorithms=[ALGORITHM],
             # Expiry is checked against the product's clock, so drills can age tokens too.
             options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
         )
+    except jwt.InvalidTokenError:
+        raise InvalidCredentials("the token is not valid: log in again") from None
+    return claims
+
+
+def user_for_token(session: Session, token: str) -> User:
+    claims = _claims(token)
+    try:
         if clock.now().timestamp() >= float(claims["exp"]):
-            raise InvalidCredentials("the token has expired")
+            raise InvalidCredentials("the token has expired: log in again")
         user = session.get(User, int(claims["sub"]))
-    except (jwt.InvalidTokenError, ValueError) as error:
-        raise InvalidCredentials(f"invalid token: {error}") from None
+    except (TypeError, ValueError):
+        raise InvalidCredentials("the token is not valid: log in again") from None
     if user is None or user.disabled:
         raise InvalidCredentials("the token's user does not exist or is disabled")
+    if claims.get("gen", 0) != user.token_generation:
+        raise InvalidCredentials("this session was ended (log-out, new password or new role)")
     return user
 
 
+def session_began(token: str) -> float:
+    """When the session of a (valid) token began: its log-in."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims.get("auth_time", claims.get("iat", 0)))
+
+
 def needs_renewal(token: str) -> bool:
-    """True once less than half of a (valid) token's lifetime is left: pages renew it then,
-    so a clerk working all day is not sent back to the log-in form every half hour."""
+    """True once less than half of a (valid) token's lifetime is left, while the session's
+    absolute lifetime allows more: pages renew it then, so a clerk working all day is not
+    sent back to the log-in form every half hour, but is after ``session_absolute_hours``."""
     claims = jwt.decode(token, options={"verify_signature": False})
     lifetime = float(claims["exp"]) - float(claims.get("iat", claims["exp"]))
+    ends = session_began(token) + get_settings().session_absolute_hours * 3600
+    if float(claims["exp"]) >= ends:
+        return False  # already as long as the session may last
     return float(claims["exp"]) - clock.now().timestamp() < lifetime / 2
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Every token issued to the user so far stops working at once (not committed): log-out,
+    password reset, role change, disabling."""
+    user.token_generation = (user.token_generation or 0) + 1
+    session.add(user)
 
 
 def actor_for(session: Session, user: User) -> Actor:

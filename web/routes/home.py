@@ -15,6 +15,7 @@ from reflections.models import Reflection, User
 from reflections.organisation.auth import (
     InvalidCredentials,
     actor_for,
+    end_sessions,
     issue_token,
     log_in,
 )
@@ -150,7 +151,12 @@ def _resume(
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout() -> Response:
+def logout(session: SessionDep, caller: OptionalStaff) -> Response:
+    """Log out: the cookie goes, and so does every token of the user (other tabs, devices)."""
+    if caller is not None and caller.user is not None:
+        user = session.merge(caller.user)
+        end_sessions(session, user)
+        session.commit()
     response = RedirectResponse("/", 303)
     response.delete_cookie(STAFF_COOKIE, path="/")
     return response
