@@ -10,6 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from limits import parse
+from limits.storage import storage_from_string
 from sqlmodel import Session, col, select
 
 from api.rate_limits import DatabaseStorage, limiter
@@ -257,7 +258,20 @@ def test_database_counters_are_shared_by_two_api_processes(
     assert counts(session, victim)[0] == 3
 
 
-@pytest.mark.parametrize("storage", ["memory://", "database://"])
+def _redis_running() -> bool:
+    try:
+        return bool(storage_from_string(REDIS).check())
+    except Exception:
+        return False
+
+
+REDIS = "redis://127.0.0.1:6379"
+NO_REDIS = pytest.mark.skipif(not _redis_running(), reason="no Redis on 127.0.0.1:6379")
+
+
+@pytest.mark.parametrize(
+    "storage", ["memory://", "database://", pytest.param(REDIS, marks=NO_REDIS)]
+)
 def test_a_refused_try_counts_nothing(storage: str, app: FastAPI, limits_on: Limits) -> None:
     limits_on(rate_limit_storage=storage, submissions_per_ip="2/hour;3/day")
     ip = new_ip()

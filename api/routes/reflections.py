@@ -12,7 +12,7 @@ from api import abuse
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
 from api.lookup import aware, id_for_code, open_reflection, photo_file
 from api.pagination import CursorDep, LimitDep
-from api.problems import problem_responses
+from api.problems import TOO_MANY, problem_responses
 from api.schemas import ContactIn, HistoryView, Page, ReflectionView, SubmissionIn, SubmittedOut
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
@@ -88,7 +88,11 @@ def submit_reflection(
 
 
 @router.post(
-    "/reflections", status_code=201, response_model=SubmittedOut, response_model_exclude_unset=True
+    "/reflections",
+    status_code=201,
+    response_model=SubmittedOut,
+    response_model_exclude_unset=True,
+    responses=problem_responses(*TOO_MANY),
 )
 def submit_json(
     request: Request,
@@ -108,6 +112,7 @@ def submit_json(
     status_code=201,
     response_model=SubmittedOut,
     response_model_exclude_unset=True,
+    responses=problem_responses(*TOO_MANY),
 )
 async def submit_multipart(
     request: Request,
