@@ -17,7 +17,7 @@ from reflections.organisation.users import create_user
 from reflections.platform import clock, security
 from tests.abuse_helpers import Limits, client_from, new_ip, switch_limits
 from tests.api_helpers import as_user
-from tests.web.pages import csrf, text_of
+from tests.web.pages import csrf, log_in, text_of
 
 PASSWORD = "river-lantern-citadel-42"
 TOKEN = "/api/v1/auth/token"
@@ -138,3 +138,33 @@ def test_the_log_in_page_says_429_in_the_readers_language(
     browser.get("/language/en")
     page = browser.post("/login", data={"csrf": csrf(browser), **form, "password": PASSWORD})
     assert "locked after repeated failed log-ins" in text_of(page)
+
+
+def test_the_admin_page_lists_and_lifts_a_lock(
+    app: FastAPI, username: str, limits_on: Limits
+) -> None:
+    limits_on(login_delay_after_failures=100, login_failures_before_lockout=2)
+    attacker = client_from(app, new_ip())
+    assert [_try(attacker, username, "x").status_code for _ in range(3)] == [401, 401, 429]
+
+    admin = client_from(app, new_ip())
+    log_in(admin, "admin")
+    page = admin.get("/console/admin/lockouts")
+    assert page.status_code == 200
+    assert f'data-lock="username:{username}"' in page.text
+    assert "Tên đăng nhập" in text_of(page)
+    lifted = admin.post(
+        "/console/admin/lockouts/lift",
+        data={
+            "csrf": csrf(admin, "/console/admin/lockouts"),
+            "scope": "username",
+            "subject": username,
+        },
+    )
+    assert lifted.status_code == 303
+    assert f'data-lock="username:{username}"' not in admin.get("/console/admin/lockouts").text
+    assert _try(client_from(app, new_ip()), username, PASSWORD).status_code == 200
+
+    clerk = client_from(app, new_ip())
+    log_in(clerk, "auditor")
+    assert clerk.get("/console/admin/lockouts").status_code == 403
