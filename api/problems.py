@@ -16,6 +16,7 @@ from reflections.errors import (
     GuardFailed,
     InvalidInput,
     NotFound,
+    RateLimited,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.organisation.validity import UnitNotInForce
@@ -65,6 +66,8 @@ _COMMON = {
     413: "The body is too large.",
     422: "Invalid input; `errors` names each field.",
 }
+# Said only by the routes that count tries (submissions, log-in): see problem_responses(429, ..).
+TOO_MANY = (429, "Too many tries: wait the seconds in `Retry-After`.")
 
 
 def problem_responses(*overrides: int | str) -> dict[int | str, dict[str, Any]]:
@@ -143,6 +146,9 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
         return problem(
             401, str(error), "unauthorized", {"WWW-Authenticate": "Bearer"}, what_to_do=LOG_IN
         )
+    if isinstance(error, RateLimited):
+        retry = {"Retry-After": str(error.retry_after)}
+        return problem(429, error.detail, "too-many-requests", retry, code=error.code)
     if isinstance(error, NotFound):
         return problem(404, str(error))
     if isinstance(error, Forbidden):
@@ -198,6 +204,7 @@ def install(app: FastAPI) -> None:
         Conflict,
         GuardFailed,
         InvalidInput,
+        RateLimited,
     ):
         app.add_exception_handler(error, _domain)
     app.add_exception_handler(DataError, _unstorable)

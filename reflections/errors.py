@@ -12,6 +12,7 @@ __all__ = [
     "GuardFailed",
     "InvalidInput",
     "NotFound",
+    "RateLimited",
 ]
 
 
@@ -38,3 +39,12 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, reason: str, code: str = "invalid", **params: Any) -> None:
         self.field, self.reason, self.code, self.params = field, reason, code, params
         super().__init__(f"{field}: {reason}")
+
+
+class RateLimited(DomainError):
+    """Too many tries in too short a time: 429 with ``Retry-After``. ``code`` names the limit
+    (``error.<code>`` in the catalogues) so pages say it in the reader's language."""
+
+    def __init__(self, detail: str, retry_after: int, code: str = "rate_limited") -> None:
+        self.detail, self.retry_after, self.code = detail, max(1, int(retry_after)), code
+        super().__init__(detail)

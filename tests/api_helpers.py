@@ -2,14 +2,30 @@
 
 from typing import Any
 
+import jwt
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from reflections.models import User
+from reflections.platform.db import get_engine
 
 DEMO_PASSWORD = "demo-password"
 _tokens: dict[str, str] = {}
 
 
+def _still_valid(username: str, token: str) -> bool:
+    """A cached token stays good until a test logs the user out (or changes their password
+    or role): that ends every token of theirs, this one included (issue 13)."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    with Session(get_engine()) as session:
+        generation = session.exec(
+            select(User.token_generation).where(User.username == username)
+        ).first()
+    return claims.get("gen") == generation
+
+
 def token(client: TestClient, username: str) -> str:
-    if username not in _tokens:
+    if username not in _tokens or not _still_valid(username, _tokens[username]):
         response = client.post(
             "/api/v1/auth/token", data={"username": username, "password": DEMO_PASSWORD}
         )

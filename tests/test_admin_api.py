@@ -536,6 +536,8 @@ def test_user_validation(client: TestClient, admin: dict[str, str]) -> None:
     }
     for bad, field in (
         (body | {"password": "short"}, "password"),
+        (body | {"password": "password1234"}, "password"),  # 12 characters, but common
+        (body | {"password": body["username"]}, "password"),  # the user's own name
         (body | {"role": "citizen"}, "role"),
         (body | {"role": "overlord"}, "role"),
         (body | {"handling_units": []}, "handling_units"),
@@ -551,6 +553,9 @@ def test_user_validation(client: TestClient, admin: dict[str, str]) -> None:
     assert problem_field(
         call(client, "PATCH", "/users/handler.hepco", admin, 422, {"handling_units": []})
     ) == {"handling_units"}
+    assert problem_field(
+        call(client, "PATCH", "/users/handler.hepco", admin, 422, {"password": "qwertyuiop12"})
+    ) == {"password"}
     assert problem_field(
         call(client, "PATCH", "/users/handler.hepco", admin, 422, {"disabled": None})
     ) == {"disabled"}

@@ -41,7 +41,11 @@ def test_users_create_with_a_membership(database_url: str, session: Session) -> 
 def test_users_create_refuses_bad_input(database_url: str, session: Session) -> None:
     cases = [
         (["--role", "handler", "--password", "a-long-password"], "at least one handling unit"),
-        (["--role", "handler", "--password", "short", "--handling-unit", "HEPCO"], "8 characters"),
+        (["--role", "handler", "--password", "short", "--handling-unit", "HEPCO"], "12 characters"),
+        (
+            ["--role", "handler", "--password", "password1234", "--handling-unit", "HEPCO"],
+            "too common",
+        ),
         (
             ["--role", "handler", "--password", "a-long-password", "--handling-unit", "NOPE"],
             "unknown handling_units code",

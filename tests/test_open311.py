@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from api.open311 import search
 from reflections.actors import Actor
@@ -422,10 +422,23 @@ def test_api_key_is_required(client: TestClient, session: Session, api_key: str,
     assert_error(post(client, fmt, api_key=revoked, **fields), 403, fmt)
 
 
-def test_api_key_may_come_in_the_query(client: TestClient, api_key: str) -> None:
+def test_api_key_in_the_query_is_refused(
+    client: TestClient, session: Session, api_key: str
+) -> None:
+    """A key in a URL lands in access logs and browser histories: 400, and nothing made."""
+    before = session.exec(select(func.count()).select_from(Reflection)).one()
     response = client.post(
         f"{BASE}/requests.json",
         params={"api_key": api_key},
+        data={"service_code": "urban_order", "address_id": WARD},
+    )
+    assert response.status_code == 400, response.text
+    assert "form body" in response.json()[0]["description"]
+    assert session.exec(select(func.count()).select_from(Reflection)).one() == before
+    # In the form body or as the X-API-Key header, the same key works.
+    response = client.post(
+        f"{BASE}/requests.json",
+        headers={"X-API-Key": api_key},
         data={"service_code": "urban_order", "address_id": WARD},
     )
     assert response.status_code == 201, response.text

@@ -206,7 +206,7 @@ def test_summary_counts_per_status_and_channel(
     outbox_row(session, OutboxStatus.FAILED_PERMANENT, channel="sms", recipient=PHONE)
     after = get(client, "/summary", admin)
 
-    statuses = {"pending", "sending", "sent", "failed_permanent", "dead"}
+    statuses = {"pending", "sending", "sent", "failed_permanent", "dead", "held"}
     assert set(after["statuses"]) == statuses
     assert after["total"] == before["total"] + 3
     assert after["total"] == sum(after["statuses"].values())

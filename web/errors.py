@@ -22,11 +22,13 @@ from reflections.errors import (
     GuardFailed,
     InvalidInput,
     NotFound,
+    RateLimited,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.platform.settings import get_settings
+from web.i18n import Translator
 from web.session import START_PAGE, CsrfFailed, LoginRequired
-from web.templating import render
+from web.templating import render, translator
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 API_PREFIXES = ("/api/", "/open311/")
@@ -41,6 +43,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (GuardFailed, 422),
     (InvalidInput, 422),
     (RequestValidationError, 422),
+    (RateLimited, 429),
     (NotReady, 503),
     *((fault, 503) for fault in faults.FAULTS),
 ]
@@ -79,10 +82,20 @@ def error_page(request: Request, error: Exception) -> Response:
             context["back_code"] = found.group(1).upper()
         staff = getattr(request.state, "staff", None)
         context["back_list"] = START_PAGE.get(staff.role, "/console") if staff else "/console"
+    if isinstance(error, RateLimited):
+        context["detail"] = rate_limit_sentence(translator(request), error)
     page = render(request, "error.html", context, status)
     if status == 503:
         page.headers["Retry-After"] = str(get_settings().retry_after_seconds)
+    if isinstance(error, RateLimited):
+        page.headers["Retry-After"] = str(error.retry_after)
     return page
+
+
+def rate_limit_sentence(t: Translator, error: RateLimited) -> str:
+    """What was refused and how long to wait, in the page's language (whole minutes)."""
+    minutes = max(1, -(-error.retry_after // 60))
+    return t(f"error.{error.code}", minutes=minutes)
 
 
 async def _to_login(request: Request, _error: Exception) -> Response:

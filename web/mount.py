@@ -9,6 +9,7 @@ from web import errors
 from web.routes import (
     admin_calendar,
     admin_canned,
+    admin_lockouts,
     audit,
     citizen,
     console,
@@ -17,6 +18,7 @@ from web.routes import (
     console_reflection,
     home,
     public,
+    stop,
 )
 from web.session import renew_staff_cookie
 
@@ -28,5 +30,5 @@ def install(app: FastAPI) -> None:
     app.middleware("http")(renew_staff_cookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     modules = (home, citizen, console_queue, console, console_reflection, console_actions)
-    for module in (*modules, admin_calendar, admin_canned, audit, public):
+    for module in (*modules, admin_calendar, admin_canned, admin_lockouts, audit, public, stop):
         app.include_router(module.router)

@@ -19,6 +19,7 @@ from reflections.organisation.auth import (
     actor_for,
     issue_token,
     needs_renewal,
+    session_began,
     user_for_token,
 )
 from reflections.platform import logs
@@ -87,8 +88,8 @@ def optional_staff(request: Request, session: SessionDep) -> Caller | None:
     # rolled the session back (which expires what the session holds): keep the user apart.
     session.expunge(user)
     request.state.staff = user
-    if needs_renewal(token):
-        request.state.renewed_token = issue_token(user)
+    if needs_renewal(token):  # the same session: it still ends when it began + 12 h
+        request.state.renewed_token = issue_token(user, session_began(token))
     actor = actor_for(session, user)
     logs.note(actor_role=actor.role)
     return Caller(actor, user=user)

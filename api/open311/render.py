@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311.schemas import Error
-from reflections.errors import DomainError, Forbidden, InvalidInput, NotFound
+from reflections.errors import DomainError, Forbidden, InvalidInput, NotFound, RateLimited
 from reflections.organisation.auth import InvalidCredentials
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -91,6 +91,10 @@ def errors(fmt: Format, status: int, descriptions: Sequence[str]) -> Response:
 
 def error_for(fmt: Format, error: Exception) -> Response | None:
     """The Open311 answer to a refusal; None for unexpected failures (the app's 500 handler)."""
+    if isinstance(error, RateLimited):
+        answer = errors(fmt, 429, [error.detail])
+        answer.headers["Retry-After"] = str(error.retry_after)
+        return answer
     if isinstance(error, Open311Error):
         return errors(fmt, error.status, [error.description])
     if isinstance(error, RequestValidationError):
@@ -148,6 +152,7 @@ def documented(
         400: "Invalid request (a missing or malformed parameter).",
         403: "Missing, invalid or revoked api_key.",
         404: "No such service or service request.",
+        429: "Too many submissions naming this contact: wait the seconds in Retry-After.",
     }
     responses: dict[int | str, dict[str, Any]] = {
         success: {"model": model, "description": description, "content": xml}

@@ -15,6 +15,7 @@ from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 from sqlmodel import Session, col, select
 
+from api import abuse
 from api.deps import SessionDep
 from api.open311 import intake, mapping, search
 from api.open311.render import Format, Open311Error, Open311Route, documented, render
@@ -115,7 +116,7 @@ def service_definition(
     "/requests.{format}",
     response_model=None,
     status_code=201,
-    responses=documented(list[CreatedRequest], "Created.", 403, 404, success=201),
+    responses=documented(list[CreatedRequest], "Created.", 403, 404, 429, success=201),
 )
 def create_request(
     session: SessionDep,
@@ -149,7 +150,11 @@ def create_request(
     media_url: Annotated[str | SkipJsonSchema[None], Form(max_length=1000)] = None,
     api_key_query: Annotated[
         str | SkipJsonSchema[None],
-        Query(alias="api_key", max_length=200, description="Or in the form."),
+        Query(alias="api_key", max_length=200, description="Refused: send it in the form."),
+    ] = None,
+    api_key_header: Annotated[
+        str | SkipJsonSchema[None],
+        Header(alias="X-API-Key", max_length=200, description="Or in the form."),
     ] = None,
 ) -> Response:
     """POST Service Request through the same domain service as the native API.
@@ -158,10 +163,15 @@ def create_request(
     ``attribute[urgent]=true`` makes it an emergency; other ``attribute[code]`` fields are
     accepted and kept in the description.
     """
-    key = api_key or api_key_query
+    if api_key_query:  # a key in a URL ends up in logs and histories: refused, never used
+        raise Open311Error(
+            400, "api_key: send it in the form body (or the X-API-Key header), not in the URL"
+        )
+    key = api_key or api_key_header
     if not key:
         raise Open311Error(403, "api_key is required -- can't proceed with create_request")
     client_for_api_key(session, key)
+    abuse.check_submission(None, phone, email, per_address=False)
     posted = intake.Posted(
         service_code=service_code,
         lat=lat,

@@ -4,15 +4,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from api import abuse
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
 from api.lookup import aware, id_for_code, open_reflection, photo_file
 from api.pagination import CursorDep, LimitDep
-from api.problems import problem_responses
+from api.problems import TOO_MANY, problem_responses
 from api.schemas import (
     ContactIn,
     HistoryView,
@@ -52,22 +53,31 @@ def key_was_issued(session: Session, key: str) -> bool:
 
 
 def submit_reflection(
-    session: Session, caller: Caller | None, body: SubmissionIn, photos: tuple[Photo, ...]
+    session: Session,
+    caller: Caller | None,
+    body: SubmissionIn,
+    photos: tuple[Photo, ...],
+    request: Request | None = None,
 ) -> SubmittedOut:
-    """The one submission path of the API and the web form: who submits decides the channel."""
+    """The one submission path of the API and the web form: who submits decides the channel.
+    Citizens are counted against the submission limits (their address and the contacts they
+    name), service clients against the contacts' only, staff not at all."""
     actor, via, key = Actor.citizen(), SubmissionChannel.APP, None
+    contact = body.contact or ContactIn()
     if caller is not None and caller.user is not None:
         actor, via = caller.actor, SubmissionChannel.HOTLINE  # an operator, for a citizen
     elif caller is not None and caller.client is not None:
         via = SubmissionChannel.OPEN311
-    elif caller is not None:
-        key = caller.citizen_key  # a returning citizen keeps one key for all reflections
-        if key and not key_was_issued(session, key):
-            raise Forbidden(
-                "X-Citizen-Key opens no reflection: keys are given out by this service with a "
-                "first submission; leave the header out to receive one"
-            )
-    contact = body.contact or ContactIn()
+        abuse.check_submission(request, contact.phone, contact.email, per_address=False)
+    else:
+        if caller is not None:
+            key = caller.citizen_key  # a returning citizen keeps one key for all reflections
+            if key and not key_was_issued(session, key):
+                raise Forbidden(
+                    "X-Citizen-Key opens no reflection: keys are given out by this service with "
+                    "a first submission; leave the header out to receive one"
+                )
+        abuse.check_submission(request, contact.phone, contact.email)
     submitted = submit(
         session,
         Submission(
@@ -102,13 +112,21 @@ def submit_reflection(
 
 
 @router.post(
-    "/reflections", status_code=201, response_model=SubmittedOut, response_model_exclude_unset=True
+    "/reflections",
+    status_code=201,
+    response_model=SubmittedOut,
+    response_model_exclude_unset=True,
+    responses=problem_responses(*TOO_MANY),
 )
 def submit_json(
-    session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn, response: Response
+    request: Request,
+    session: SessionDep,
+    caller: OptionalCallerDep,
+    body: SubmissionIn,
+    response: Response,
 ) -> SubmittedOut:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
-    out = submit_reflection(session, caller, body, ())
+    out = submit_reflection(session, caller, body, (), request)
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 
@@ -118,8 +136,10 @@ def submit_json(
     status_code=201,
     response_model=SubmittedOut,
     response_model_exclude_unset=True,
+    responses=problem_responses(*TOO_MANY),
 )
 async def submit_multipart(
+    request: Request,
     session: SessionDep,
     caller: OptionalCallerDep,
     response: Response,
@@ -155,7 +175,7 @@ async def submit_multipart(
         ),
     )
     files = tuple([Photo(await upload.read(), upload.filename) for upload in photos or []])
-    out = await run_in_threadpool(submit_reflection, session, caller, body, files)
+    out = await run_in_threadpool(submit_reflection, session, caller, body, files, request)
     response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
     return out
 

@@ -23,7 +23,7 @@ from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.tracking import new_tracking_code
 from reflections.messaging import outbox
-from reflections.messaging.contacts import normalise_email, normalise_phone
+from reflections.messaging.contacts import check_sms_region, normalise_email, normalise_phone
 from reflections.models import Category, HistoryEvent, Reflection, Reporter
 from reflections.models.enums import (
     Channel,
@@ -194,6 +194,8 @@ def _reporter_id(session: Session, submission: Submission, now: datetime) -> int
         if submission.reporter_phone
         else None
     )
+    if phone is not None:
+        check_sms_region(phone, "contact.phone")
     email = (
         normalise_email(submission.reporter_email, "contact.email")
         if submission.reporter_email

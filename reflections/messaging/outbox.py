@@ -20,6 +20,7 @@ from notifications import (
     MessageKind,
     format_local,
 )
+from reflections.messaging import contact_limits, opt_out
 from reflections.models import (
     AdministrativeUnit,
     AdminWarning,
@@ -77,8 +78,10 @@ def enqueue_for_event(
     kind = _CITIZEN_KINDS.get(event)
     if kind is not None:
         for recipient in _citizen_recipients(session, reflection):
+            if contact_limits.stopped(session, recipient.channel, recipient.address):
+                continue  # the contact followed a stop link
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
-            rows.append(_row(reflection, kind, recipient, context, now))
+            rows.append(_citizen_row(session, reflection, kind, recipient, context, now))
     staff_kind, staff = _staff_message(session, reflection, event, payload)
     for recipient in staff:
         assert staff_kind is not None
@@ -177,6 +180,25 @@ def _row(
         reflection_id=reflection.id,
         urgent=reflection.priority is Priority.EMERGENCY or kind in URGENT_KINDS,
     )
+
+
+def _citizen_row(
+    session: Session,
+    reflection: Reflection,
+    kind: MessageKind,
+    recipient: Recipient,
+    context: dict[str, Any],
+    now: datetime,
+) -> OutboxMessage:
+    """A citizen's message: the first to a contact says how to stop them; one over an
+    unproven contact's daily cap is written as held, never sent (``contact_limits``)."""
+    channel, address = recipient.channel, recipient.address
+    if contact_limits.is_new_contact(session, channel, address):
+        context = context | {"stop_url": opt_out.stop_url(channel, address)}
+    row = _row(reflection, kind, recipient, context, now)
+    if contact_limits.over_daily_cap(session, channel, address, now):
+        row.status, row.last_error = OutboxStatus.HELD, contact_limits.HELD_REASON
+    return row
 
 
 def _fingerprint(address: str) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from reflections.errors import InvalidInput, NotFound
+from reflections.messaging import opt_out
 from reflections.models import Reflection, Reporter, User
 from reflections.models.enums import Channel, Language
 
@@ -87,6 +88,10 @@ def change_citizen_preferences(
     channels = None
     if change.channels is not None:
         channels = _check_channels(change.channels, _citizen_view(reporters).contacts)
+    if change.opted_out is False:  # messages on again: the stop links' effect ends too
+        contacts = [("sms", r.phone_e164) for r in reporters if r.phone_e164]
+        contacts += [("email", r.email) for r in reporters if r.email]
+        opt_out.opt_back_in(session, contacts)
     for reporter in reporters:  # a reflection without that contact then gets no message
         if channels is not None:
             reporter.channels = channels

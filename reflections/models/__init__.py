@@ -1,5 +1,11 @@
 """The tables. Importing this package registers every table on ``SQLModel.metadata``."""
 
+from reflections.models.abuse import (
+    ContactOptOut,
+    LoginThrottle,
+    ProvenContact,
+    RateLimitCounter,
+)
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
 from reflections.models.canned import CannedText
@@ -28,15 +34,19 @@ __all__ = [
     "CalendarDay",
     "CannedText",
     "Category",
+    "ContactOptOut",
     "DrillCopy",
     "HandlingUnit",
     "HistoryEvent",
     "IdempotencyRecord",
+    "LoginThrottle",
     "Membership",
     "OutboxMessage",
     "OutboxStatus",
     "PersonalDataAccess",
     "PublicationDecision",
+    "ProvenContact",
+    "RateLimitCounter",
     "Reflection",
     "Reporter",
     "RoutingRule",

@@ -23,11 +23,16 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     FAILED_PERMANENT = "failed_permanent"  # the provider refused it for good: no retry
     DEAD = "dead"  # transient failures for too long or too often
+    HELD = "held"  # not sent: the day's cap of an unproven contact was reached (issue 13)
 
 
 class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_status_next_attempt", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next_attempt", "status", "next_attempt_at"),
+        # The messages a contact got today (the unproven contacts' daily cap).
+        Index("ix_outbox_messages_recipient_created", "recipient", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reflection_id: int | None = Field(default=None, foreign_key="reflections.id", index=True)

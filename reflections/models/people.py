@@ -28,6 +28,12 @@ class User(SQLModel, table=True):
     opted_out: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     disabled: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
+    token_generation: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="Raised by log-out, password reset, role change and disabling: every "
+        "token issued before stops working at once.",
+    )
 
 
 class Membership(SQLModel, table=True):

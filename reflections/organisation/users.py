@@ -2,12 +2,12 @@
 
 from sqlmodel import Session, col, select
 
+from reflections.errors import InvalidInput
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership, User
 from reflections.models.enums import Role
+from reflections.organisation.passwords import check_password
 from reflections.platform import clock
 from reflections.platform.security import hash_password
-
-MIN_PASSWORD_LENGTH = 8
 
 
 class UserError(ValueError):
@@ -28,8 +28,10 @@ def create_user(
     """A staff user; ``email`` and ``phone`` already normalised (messages go there)."""
     if role in (Role.CITIZEN, Role.SYSTEM):
         raise UserError(f"{role} is not a staff role")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    try:
+        check_password(password, user_inputs=[username, full_name])
+    except InvalidInput as refused:
+        raise UserError(f"the password {refused.reason}") from None
     if session.exec(select(User).where(User.username == username)).first():
         raise UserError(f"user {username} already exists")
     units = _ids_by_code(session, HandlingUnit, handling_unit_codes)

@@ -7,6 +7,7 @@ to a log: no name, phone, email, description, token or key; only codes, roles an
 """
 
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,7 +58,30 @@ def configure() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     access.disabled = log_format == "json"
+    if not any(isinstance(f, RedactSecrets) for f in access.filters):
+        access.addFilter(RedactSecrets())
     _configured = log_format
+
+
+_SECRET_PARAMETER = re.compile(
+    r"((?:^|[?&;])(?:api_key|apikey|key|token|access_token|citizen_key|secret)=)[^&;\s]*",
+    re.IGNORECASE,
+)
+
+
+def redact(path: str) -> str:
+    """A path with the values of secret-looking query parameters replaced (issue 13)."""
+    return _SECRET_PARAMETER.sub(r"\1[redacted]", path)
+
+
+class RedactSecrets(logging.Filter):
+    """uvicorn's access line prints the raw path: a key sent in a URL (refused, but sent)
+    must not reach the log files."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        return True
 
 
 @dataclass

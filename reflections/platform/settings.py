@@ -9,10 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -132,6 +133,68 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         default="text", description="json: one JSON object per line, one line per request."
     )
+
+    # Issue 13b: abuse limits, staff log-in throttle, sessions that end, secrets.
+    abuse_limits: bool = Field(
+        default=True,
+        description="Submission limits, the log-in throttle and the unproven contacts' daily "
+        "cap; off only in the test suite, whose tests switch them on where they are the subject.",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where the counters live: memory:// (one process), database:// (the "
+        "service's database, shared by every replica) or redis://host:port.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For is "
+        "believed; from anyone else the header is ignored.",
+    )
+    submissions_per_ip: str = Field(
+        default="10/hour;30/day", description="Anonymous submissions from one address."
+    )
+    submissions_per_contact: str = Field(
+        default="5/hour;10/day", description="Submissions naming one phone number or email."
+    )
+    sms_allowed_regions: list[str] = Field(
+        default_factory=lambda: ["VN"],
+        description="Countries (ISO 3166 codes) whose phone numbers may be given for SMS.",
+    )
+    unproven_contact_messages_per_day: int = Field(
+        default=6,
+        ge=0,
+        description="Messages a day to a contact no one-time code has proven; the rest are "
+        "held (recorded, not sent).",
+    )
+    login_failures_before_lockout: int = Field(
+        default=10, gt=0, description="Failed log-ins (per username or address) before a lockout."
+    )
+    login_delay_after_failures: int = Field(
+        default=3, ge=0, description="Failures after which each further try must wait."
+    )
+    login_delay_max_seconds: int = Field(
+        default=300, gt=0, description="Longest wait between log-in attempts before a lockout."
+    )
+    login_failure_window_minutes: int = Field(
+        default=60, gt=0, description="How long failures count, and how long a lockout lasts."
+    )
+    session_absolute_hours: int = Field(
+        default=12, gt=0, description="A page session is renewed at most this long after log-in."
+    )
+    citizen_cookie_days: int = Field(
+        default=30, gt=0, description="How long a browser keeps the citizen's key."
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        """A short secret can be guessed offline from one token: refuse to start with it."""
+        if value is not None and len(value.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"REFLECTIONS_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes; "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,15 @@
 """Staff log-in on the pages: a cookie, renewed while in use, refused once expired."""
 
+import uuid
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from reflections.models.enums import Role
+from reflections.organisation.users import create_user
 from reflections.platform import clock
+from tests.api_helpers import DEMO_PASSWORD
 from tests.web.pages import log_in, post_form
 from web.session import STAFF_COOKIE
 
@@ -41,7 +46,11 @@ def test_a_page_renews_a_half_spent_token_and_an_expired_one_means_logging_in_ag
         assert expired.headers["location"] == "/login?next=/console"
 
 
-def test_log_out_forgets_the_staff_cookie(browser: TestClient) -> None:
-    log_in(browser, "coordinator")
+def test_log_out_forgets_the_staff_cookie(browser: TestClient, session: Session) -> None:
+    # A user of its own: logging out ends every session of the user (issue 13), and other
+    # tests running beside this one are logged in as the seeded coordinator.
+    username = f"coordinator.{uuid.uuid4().hex[:8]}"
+    create_user(session, username, "Lê Thị Hoa", Role.COORDINATOR, DEMO_PASSWORD + "-x7", [], [])
+    post_form(browser, "/login", {"username": username, "password": DEMO_PASSWORD + "-x7"})
     assert post_form(browser, "/logout", {}).headers["location"] == "/"
     assert browser.get("/console").headers["location"].startswith("/login")

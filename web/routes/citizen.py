@@ -14,13 +14,14 @@ from api.routes.reflections import key_was_issued, submit_reflection
 from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
 from reflections.actors import Actor
-from reflections.errors import DomainError, InvalidInput, NotFound
+from reflections.errors import DomainError, InvalidInput, NotFound, RateLimited
 from reflections.lifecycle import history
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput
 from reflections.models.enums import Channel, Language, LifecycleEvent
+from reflections.platform.settings import get_settings
 from web import forms
-from web.errors import message_of, status_of
+from web.errors import message_of, rate_limit_sentence, status_of
 from web.field_errors import field_errors
 from web.session import CITIZEN_COOKIE, CitizenCaller, CsrfChecked, OptionalStaff, cookie_options
 from web.templating import render, translator
@@ -32,7 +33,12 @@ SUBMIT_INPUTS = {
     "administrative_unit_id": "ward",
     "category_hint": "category",
 }
-KEY_MAX_AGE = 5 * 365 * 86400  # the key is the citizen's only way back to their reflections
+
+
+def key_max_age() -> int:
+    """Weeks, not years (``REFLECTIONS_CITIZEN_COOKIE_DAYS``): a shared or lost device should
+    not open a citizen's reflections for ever; the tracking code and key still do."""
+    return get_settings().citizen_cookie_days * 86400
 
 
 def _form_context(request: Request, session: Session, values: dict[str, Any]) -> dict[str, Any]:
@@ -108,17 +114,22 @@ async def submit(
                 channels=list(channels or []),
             ),
         )
-        out = await run_in_threadpool(submit_reflection, session, caller, body, files)
+        out = await run_in_threadpool(submit_reflection, session, caller, body, files, request)
     except (DomainError, ValidationError) as error:
         errors = field_errors(error, translator(request), SUBMIT_INPUTS)
         context = _form_context(request, session, values) | {"errors": errors}
-        if not errors:  # a refusal about no field in particular (a 403, say)
+        if isinstance(error, RateLimited):  # said in the page's language, with the wait
+            context["error"] = rate_limit_sentence(translator(request), error)
+        elif not errors:  # a refusal about no field in particular (a 403, say)
             context["error"] = message_of(error)
-        return render(request, "citizen/submit.html", context, _status(error))
+        page = render(request, "citizen/submit.html", context, _status(error))
+        if isinstance(error, RateLimited):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     if staff is not None:  # the operator reads the code and secret to the caller
         return render(request, "citizen/submitted_for.html", {"out": out})
     response = RedirectResponse(f"/track/{out.tracking_code}?new=1", 303)
-    keep = cookie_options() | {"max_age": KEY_MAX_AGE}
+    keep = cookie_options() | {"max_age": key_max_age()}
     response.set_cookie(CITIZEN_COOKIE, out.citizen_key, **keep)
     return response
 
@@ -155,7 +166,7 @@ def track(
         context = {"code": code, "failed": True}
         return render(request, "citizen/track_form.html", context, 404)
     response = RedirectResponse(f"/track/{code}", 303)
-    response.set_cookie(CITIZEN_COOKIE, secret, max_age=KEY_MAX_AGE, **cookie_options())
+    response.set_cookie(CITIZEN_COOKIE, secret, max_age=key_max_age(), **cookie_options())
     return response
 
 

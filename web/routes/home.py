@@ -8,16 +8,20 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
+from api.abuse import client_address
 from api.deps import Caller, SessionDep
+from reflections.errors import RateLimited
 from reflections.models import Reflection, User
 from reflections.organisation.auth import (
     InvalidCredentials,
     actor_for,
-    authenticate,
+    end_sessions,
     issue_token,
+    log_in,
 )
 from web import forms
 from web.console_forms import ACTIONS
+from web.errors import rate_limit_sentence
 from web.i18n import language_of
 from web.routes.console_reflection import PageState, render_reflection, what_changed
 from web.session import (
@@ -89,8 +93,8 @@ def login(
     resume: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     try:
-        user = authenticate(session, username, password)
-    except InvalidCredentials:
+        user = log_in(session, username, password, client_address(request))
+    except (InvalidCredentials, RateLimited) as refused:
         context = {
             "next": local_path(next, ""),
             "username": username,
@@ -98,6 +102,11 @@ def login(
             "resume": resume,
             "draft": draft,
         }
+        if isinstance(refused, RateLimited):
+            context["throttled"] = rate_limit_sentence(translator(request), refused)
+            page = render(request, "login.html", context, 429)
+            page.headers["Retry-After"] = str(refused.retry_after)
+            return page
         return render(request, "login.html", context, 401)
     token, lifetime = issue_token(user)
     found = RESUMABLE.match(resume)
@@ -142,7 +151,12 @@ def _resume(
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout() -> Response:
+def logout(session: SessionDep, caller: OptionalStaff) -> Response:
+    """Log out: the cookie goes, and so does every token of the user (other tabs, devices)."""
+    if caller is not None and caller.user is not None:
+        user = session.merge(caller.user)
+        end_sessions(session, user)
+        session.commit()
     response = RedirectResponse("/", 303)
     response.delete_cookie(STAFF_COOKIE, path="/")
     return response

@@ -1,5 +1,6 @@
 """System administration (DESIGN.md §3): units, categories, policies, routing, users, API keys,
-the notification outbox, the working calendar, the notices that reached nobody, canned texts.
+log-in lockouts, the notification outbox, the working calendar, the notices that reached
+nobody, canned texts.
 
 Every route here needs the admin role; the check sits on the router so no route can miss it.
 """
@@ -13,6 +14,7 @@ from api.routes.admin import (
     calendar,
     canned_texts,
     categories,
+    lockouts,
     outbox,
     policies,
     routing,
@@ -40,5 +42,6 @@ for module in (
     calendar,
     warnings,
     canned_texts,
+    lockouts,
 ):
     router.include_router(module.router)

@@ -55,6 +55,7 @@ class StatusCounts(BaseModel):
     sent: int
     failed_permanent: int
     dead: int
+    held: int = Field(default=0, description="Over an unproven contact's daily cap: not sent.")
 
 
 class OutboxSummary(BaseModel):

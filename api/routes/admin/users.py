@@ -33,7 +33,8 @@ from api.schemas import Page
 from reflections.errors import Conflict, InvalidInput
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership, User
 from reflections.models.enums import Language, Role
-from reflections.organisation.users import MIN_PASSWORD_LENGTH
+from reflections.organisation.auth import end_sessions
+from reflections.organisation.passwords import MIN_PASSWORD_LENGTH, check_password
 from reflections.platform import clock
 from reflections.platform.security import hash_password
 
@@ -191,6 +192,7 @@ def create_user(session: SessionDep, body: UserIn) -> UserOut:
     units = _ids(session, HandlingUnit, body.handling_units, "handling_units")
     areas = _ids(session, AdministrativeUnit, body.areas, "areas")
     _check_scope(body.role, units, areas)
+    check_password(body.password, user_inputs=[body.username, body.full_name])
     user = User(
         **body.model_dump(exclude={"password", "handling_units", "areas"}),
         password_hash=hash_password(body.password),
@@ -223,8 +225,14 @@ def update_user(session: SessionDep, admin: StaffUser, username: str, body: User
         units = _ids(session, HandlingUnit, changes.pop("handling_units"), "handling_units")
     if "areas" in changes:
         areas = _ids(session, AdministrativeUnit, changes.pop("areas"), "areas")
+    # A new password, another role or disabling ends the user's sessions at once.
+    revoke = "password" in changes or changes.get("disabled") is True
+    revoke = revoke or ("role" in changes and changes["role"] is not user.role)
     if "password" in changes:
+        check_password(changes["password"], user_inputs=[user.username, user.full_name])
         user.password_hash = hash_password(changes.pop("password"))
+    if revoke:
+        end_sessions(session, user)
     user.sqlmodel_update(changes)
     _check_scope(user.role, units, areas)
     if rescoped:
