@@ -30,7 +30,9 @@ fast = settings(max_examples=200, deadline=None)
 instants = st.datetimes(
     min_value=datetime(2025, 1, 1),
     max_value=datetime(2027, 12, 31, 23, 59, 59),
-    timezones=st.timezones(),
+    # "right/" zones count leap seconds, which no clock that sends us an instant does (their
+    # offsets are 27 s off the civil ones): a client's instant carries a civil offset.
+    timezones=st.timezones().filter(lambda zone: not str(zone).startswith("right/")),
     allow_imaginary=False,
 )
 # Up to about 40 working days: crosses Tet, the April-May holidays and year ends.

@@ -19,7 +19,9 @@ fast = settings(max_examples=200, deadline=None)
 instants = st.datetimes(
     min_value=datetime(2025, 1, 1),
     max_value=datetime(2027, 12, 31, 23, 59, 59),
-    timezones=st.timezones(),
+    # "right/" zones count leap seconds, which no clock that sends us an instant does (their
+    # offsets are 27 s off the civil ones): a client's instant carries a civil offset.
+    timezones=st.timezones().filter(lambda zone: not str(zone).startswith("right/")),
     allow_imaginary=False,
 )
 allowances = st.integers(min_value=0, max_value=40 * DEFAULT_WORKING_DAY_MINUTES)
