@@ -1,10 +1,8 @@
 """Photos: type sniffed from the bytes, size-limited, stored under their SHA-256."""
 
 import hashlib
-import os
-import tempfile
+import io
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlmodel import Session
 
@@ -12,6 +10,7 @@ from reflections.errors import InvalidInput
 from reflections.models import Attachment
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
+from reflections.platform.storage import get_store
 
 # Magic numbers of the formats phones produce; the declared content type is not trusted.
 _SIGNATURES: list[tuple[bytes, int, str]] = [
@@ -74,18 +73,16 @@ def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto
     return checked
 
 
-def path_of(sha256: str) -> Path:
-    return get_settings().attachments_dir / sha256[:2] / sha256
-
-
 def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], purpose: str) -> None:
-    """Write the files (once per content) and their rows; the caller commits."""
+    """Write the files (once per content, to the configured store) and their rows; the caller
+    commits."""
+    store = get_store()
     seen: set[str] = set()
     for checked in photos:
         if checked.sha256 in seen:
             continue
         seen.add(checked.sha256)
-        _write_once(path_of(checked.sha256), checked.photo.content)
+        store.put(checked.sha256, io.BytesIO(checked.photo.content))
         session.add(
             Attachment(
                 reflection_id=reflection_id,
@@ -97,12 +94,3 @@ def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], pur
                 created_at=clock.now(),
             )
         )
-
-
-def _write_once(path: Path, content: bytes) -> None:
-    if path.exists():
-        return  # same name, same bytes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-        handle.write(content)
-    os.replace(handle.name, path)
