@@ -211,6 +211,10 @@ def settings_for(
         "REFLECTIONS_OUTBOX_LEASE_SECONDS": "30",
         "REFLECTIONS_SLA_LEASE_SECONDS": "30",
         "REFLECTIONS_OUTBOX_STUCK_SECONDS": "0",
+        # Unthrottled: the drill measures what one dispatcher delivers (a provider's contract
+        # sets the real rate; README: sizing).
+        "REFLECTIONS_EMAIL_PER_SECOND": "0",
+        "REFLECTIONS_SMS_PER_SECOND": "0",
         "REFLECTIONS_DATABASE_POOL_SIZE": "5",
         "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT),
     }
@@ -264,14 +268,25 @@ def main() -> None:
         load = Load()
         loop = asyncio.new_event_loop()
         task = loop.create_task(drive(balancer.url, args.users, seconds, args.max_requests, load))
-        events = faults(loop, task, seconds, replicas, workers, server, settings, folder)
+        events, killed = faults(loop, seconds, replicas, workers, server, settings, folder)
         loop.run_until_complete(task)
         loop.close()
         print(
             f"load done; waiting up to {args.settle:.0f} s for the outbox and the sweep ...",
             flush=True,
         )
-        report(url, load, smtp, server, replicas, due, events, args.settle, seconds)
+        report(
+            url,
+            load,
+            smtp,
+            server,
+            replicas,
+            due,
+            (events, killed),
+            args.settle,
+            seconds,
+            stop_workers=lambda: stop_all(workers),
+        )
 
 
 def stop_all(processes: "list[Server] | list[stack.Process]") -> None:
@@ -281,31 +296,41 @@ def stop_all(processes: "list[Server] | list[stack.Process]") -> None:
 
 def faults(
     loop: asyncio.AbstractEventLoop,
-    task: "asyncio.Task[None]",
     seconds: float,
     replicas: list[Server],
     workers: list[stack.Process],
     server: stack.PrefectServer,
     settings: dict[str, str],
     folder: Path,
-) -> list[str]:
-    """Kill replica A and worker 1 at a third of the load, bring them back at two thirds."""
+) -> tuple[list[str], list[str]]:
+    """At a third of the load kill replica A and the worker running the dispatcher (with its
+    flow runs, as when its machine dies); at two thirds bring both back. Returns the events and
+    the ids of the runs killed."""
     events: list[str] = []
+    killed: list[str] = []
 
     async def schedule() -> None:
         await asyncio.sleep(seconds / 3)
+        dispatching = await asyncio.to_thread(stack.running_runs, server, "notification-dispatch")
+        runs = [stack.flow_runs_under(w.popen.pid) for w in workers]
+        chosen = next((i for i, r in enumerate(runs) if r & dispatching), 0)
         replicas[0].kill()
-        workers[0].kill_host()
-        events.append(f"{seconds / 3:.0f} s: killed replica A and worker 1 (kill -9, its runs too)")
+        workers[chosen].kill_host()
+        killed.extend(sorted(runs[chosen]))
+        events.append(
+            f"{seconds / 3:.0f} s: kill -9 of replica A, and of worker {chosen + 1} with the "
+            f"{len(runs[chosen])} flow run(s) it ran (dispatcher among them: "
+            f"{bool(runs[chosen] & dispatching)})"
+        )
         await asyncio.sleep(seconds / 3)
         port = int(replicas[0].url.rsplit(":", 1)[1])
         env = settings | {"REFLECTIONS_ATTACHMENTS_DIR": str(folder / "a")}
         replicas[0] = await asyncio.to_thread(start, folder / "replica-a.log", env, port=port)
-        workers[0] = stack.worker("worker-1", server, settings, folder)
-        events.append(f"{2 * seconds / 3:.0f} s: replica A and worker 1 back")
+        workers[chosen] = stack.worker(f"worker-{chosen + 1}", server, settings, folder)
+        events.append(f"{2 * seconds / 3:.0f} s: replica A and worker {chosen + 1} back")
 
     loop.create_task(schedule())
-    return events
+    return events, killed
 
 
 if __name__ == "__main__":

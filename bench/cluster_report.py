@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from cluster_stack import run_state
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -31,10 +33,16 @@ def rows(url: str, sql: str, **params: Any) -> list[Any]:
         return list(session.execute(text(sql), params).all())
 
 
-def settle(url: str, due: list[str], seconds: float) -> float:
-    """Wait until no message is waiting or leased and every due reflection was escalated."""
+def settle(
+    url: str, due: list[str], seconds: float, server: "PrefectServer", killed: list[str]
+) -> float:
+    """Wait until no message is waiting or leased, every due reflection was escalated and every
+    killed run has left RUNNING."""
     began = time.monotonic()
     while time.monotonic() - began < seconds:
+        if any(run_state(server, run).startswith("RUNNING") for run in killed):
+            time.sleep(3)
+            continue
         waiting = rows(
             url, "SELECT count(*) FROM outbox_messages WHERE status IN ('pending', 'sending')"
         )[0][0]
@@ -53,9 +61,8 @@ def settle(url: str, due: list[str], seconds: float) -> float:
 
 def prefect_runs(
     server: "PrefectServer",
-) -> tuple[dict[str, Counter[str]], dict[str, int], list[str]]:
-    """Runs by state per deployment, the most runs of one deployment running at once, and the
-    messages of crashed runs."""
+) -> tuple[dict[str, Counter[str]], dict[str, int]]:
+    """Runs by state per deployment, and the most runs of one deployment running at once."""
     with httpx.Client(base_url=server.api_url, timeout=30) as client:
         deployments = client.post("/deployments/filter", json={}).json()
         names = {d["id"]: d["name"] for d in deployments}
@@ -70,13 +77,10 @@ def prefect_runs(
                 break
     states: dict[str, Counter[str]] = {}
     spans: dict[str, list[tuple[datetime, datetime]]] = {}
-    crashed = []
     now = datetime.now().astimezone()
     for run in runs:
         name = names.get(run["deployment_id"], "?")
         states.setdefault(name, Counter())[run["state_type"]] += 1
-        if run["state_type"] == "CRASHED":
-            crashed.append(f"{name}: {run['state'].get('message')}")
         if run["start_time"] and run["state_type"] in ("RUNNING", "COMPLETED", "CRASHED", "FAILED"):
             end = datetime.fromisoformat(run["end_time"]) if run["end_time"] else now
             spans.setdefault(name, []).append((datetime.fromisoformat(run["start_time"]), end))
@@ -88,7 +92,7 @@ def prefect_runs(
             level += step
             peak = max(peak, level)
         overlap[name] = peak
-    return states, overlap, crashed
+    return states, overlap
 
 
 def photos_readable(load: "Load", replicas: list["Server"]) -> tuple[int, int]:
@@ -134,11 +138,14 @@ def report(
     server: "PrefectServer",
     replicas: list["Server"],
     due: list[str],
-    events: list[str],
+    faults: tuple[list[str], list[str]],
     settle_seconds: float,
     seconds: float,
+    stop_workers: Callable[[], None],
 ) -> None:
-    waited = settle(url, due, settle_seconds)
+    events, killed = faults
+    waited = settle(url, due, settle_seconds, server, killed)
+    stop_workers()  # nothing is sent while the figures are read
     answered = len(load.latencies)
     ordered = sorted(load.latencies)
     p50 = statistics.median(ordered) * 1000 if ordered else 0.0
@@ -177,7 +184,7 @@ def report(
     emails_sent = sum(n for channel, status, n in outbox if channel == "email" and status == "sent")
     repeats = sum(1 for n in smtp.ids.values() if n > 1)
     readable, photos = photos_readable(load, replicas)
-    states, overlap, crashed = prefect_runs(server)
+    states, overlap = prefect_runs(server)
 
     table: list[tuple[str, str]] = [
         (
@@ -227,8 +234,8 @@ def report(
                 + f"; at most {overlap.get(name, 0)} at once",
             )
         )
-    table += [("crashed run", message) for message in crashed]
     table += [("fault", event) for event in events]
+    table += [("killed run now", run_state(server, run)) for run in killed]
     width = max(len(label) for label, _ in table)
     print(f"\ncluster drill: {seconds:.0f} s of load")
     for label, value in table:

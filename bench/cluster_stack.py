@@ -48,6 +48,38 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def flow_runs_under(pid: int) -> set[str]:
+    """The ids of the Prefect flow runs executing below ``pid`` (from their environment)."""
+    found = set()
+    for child in descendants(pid):
+        try:
+            environ = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(b"PREFECT__FLOW_RUN_ID="):
+                found.add(item.split(b"=", 1)[1].decode())
+    return found
+
+
+def running_runs(server: "PrefectServer", flow_name: str) -> set[str]:
+    import httpx
+
+    query = {
+        "flows": {"name": {"any_": [flow_name]}},
+        "flow_runs": {"state": {"type": {"any_": ["RUNNING"]}}},
+    }
+    answer = httpx.post(f"{server.api_url}/flow_runs/filter", json=query, timeout=30)
+    return {run["id"] for run in answer.json()}
+
+
+def run_state(server: "PrefectServer", run_id: str) -> str:
+    import httpx
+
+    answer = httpx.get(f"{server.api_url}/flow_runs/{run_id}", timeout=30).json()
+    return f"{answer['state_type']} ({answer['state'].get('message') or answer['state_name']})"
+
+
 @dataclass
 class Process:
     name: str
