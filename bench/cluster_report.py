@@ -181,6 +181,14 @@ def report(
         "SELECT channel, status, count(*) FROM outbox_messages"
         " GROUP BY channel, status ORDER BY 1, 2",
     )
+    pace = rows(
+        url,
+        "SELECT count(*), extract(epoch FROM max(sent_at) - min(sent_at)),"
+        " (SELECT max(n) FROM (SELECT count(*) AS n FROM outbox_messages WHERE sent_at IS NOT NULL"
+        "  GROUP BY floor(extract(epoch FROM sent_at) / 10)) AS b)"
+        " FROM outbox_messages WHERE sent_at IS NOT NULL",
+    )[0]
+    confirmed = load.by_kind["confirm"]
     emails_sent = sum(n for channel, status, n in outbox if channel == "email" and status == "sent")
     repeats = sum(1 for n in smtp.ids.values() if n > 1)
     readable, photos = photos_readable(load, replicas)
@@ -197,6 +205,10 @@ def report(
             f"{answered / load.elapsed:.1f} req/s over both replicas" if load.elapsed else "-",
         ),
         ("latency p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"),
+        (
+            "carried to confirmed",
+            f"{confirmed} reflections, {confirmed / load.elapsed:.2f}/s" if load.elapsed else "-",
+        ),
         ("reflections", f"{found[0][0]} rows for {len(codes)} tracking codes answered 201"),
     ]
     for action in ACTIONS:
@@ -217,6 +229,11 @@ def report(
         ),
         ("done twice", f"{twice} reminders or escalations repeated"),
         ("outbox", ", ".join(f"{c} {s}: {n}" for c, s, n in outbox)),
+        (
+            "delivered",
+            f"{pace[0]} messages over {float(pace[1] or 0):.0f} s from first to last"
+            f" (one dispatcher at a time); busiest 10 s: {(pace[2] or 0) / 10:.1f}/s",
+        ),
         (
             "SMTP peer",
             f"{sum(smtp.ids.values())} received, {len(smtp.ids)} Message-IDs, "
