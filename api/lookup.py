@@ -2,16 +2,16 @@
 
 from datetime import UTC, datetime
 
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
 from reflections.actors import Actor
 from reflections.errors import InvalidInput, NotFound
-from reflections.lifecycle.attachments import path_of
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
 from reflections.organisation.visibility import can_see
+from reflections.platform.storage import FolderStore, MissingObject, get_store
 
 Coded = type[AdministrativeUnit] | type[HandlingUnit] | type[Category]
 
@@ -49,16 +49,38 @@ def open_reflection(
     return reflection, actor
 
 
-def photo_file(session: Session, reflection: Reflection, sha256: str) -> FileResponse:
+def photo_file(session: Session, reflection: Reflection, sha256: str) -> Response:
     """A photo of a reflection the caller has opened (API and pages alike)."""
     row = session.exec(
         select(Attachment).where(
             Attachment.reflection_id == reflection.id, Attachment.sha256 == sha256
         )
     ).first()
-    if row is None or not path_of(row.sha256).exists():
-        raise NotFound(f"no photo {sha256} on reflection {reflection.tracking_code}")
-    return FileResponse(path_of(row.sha256), media_type=row.content_type)
+    missing = f"no photo {sha256} on reflection {reflection.tracking_code}"
+    if row is None:
+        raise NotFound(missing)
+    return stored_photo(row, missing)
+
+
+def stored_photo(row: Attachment, missing: str, thumbnail: bool = False) -> Response:
+    """The photo's bytes (or its thumbnail's, when one was made) from the configured store,
+    after the caller's access was checked: reads are proxied, so a bucket never needs to be
+    public. A folder file is sent as a file (ranges, ETag); a bucket object is streamed."""
+    sha256, content_type, size = row.sha256, row.content_type, row.size_bytes
+    if thumbnail and row.thumbnail_sha256:
+        sha256, content_type, size = row.thumbnail_sha256, "image/jpeg", 0
+    store = get_store()
+    if isinstance(store, FolderStore):
+        path = store.path(sha256)
+        if not path.is_file():
+            raise NotFound(missing)
+        return FileResponse(path, media_type=content_type)
+    try:
+        chunks = store.chunks(sha256)
+    except MissingObject:
+        raise NotFound(missing) from None
+    headers = {"Content-Length": str(size)} if size else None
+    return StreamingResponse(chunks, media_type=content_type, headers=headers)
 
 
 def aware(value: datetime | None, field: str) -> datetime | None:

@@ -261,7 +261,7 @@ def history_views(
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
-def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> FileResponse:
+def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> Response:
     reflection, _ = open_reflection(session, caller, tracking_code)
     return photo_file(session, reflection, sha256)
 

@@ -196,6 +196,26 @@ class Settings(BaseSettings):
             )
         return value
 
+    # Issue 19: photos in object storage (README "Deploying for a province or the nation").
+    storage_url: str | None = Field(
+        default=None,
+        description="Where photos live: s3://bucket/prefix, or a folder; unset: attachments_dir.",
+    )
+    storage_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); unset: AWS."
+    )
+    storage_region: str | None = Field(default=None, description="The bucket's region.")
+    storage_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's usual chain (environment, instance role)."
+    )
+    storage_secret_access_key: SecretStr | None = None
+    storage_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="path for most self-hosted S3 servers."
+    )
+    storage_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect and read timeout of one bucket request."
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
