@@ -9,6 +9,7 @@ from api.deps import Caller
 from reflections.actors import Actor
 from reflections.errors import InvalidInput, NotFound
 from reflections.lifecycle.attachments import path_of
+from reflections.lifecycle.queries import contact_opens
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
 from reflections.organisation.visibility import can_see
@@ -41,12 +42,22 @@ def open_reflection(
         raise NotFound(f"no reflection {tracking_code}")
     actor = caller.actor
     if actor.role is Role.CITIZEN:
-        if caller.citizen_key_hash is None or caller.citizen_key_hash != reflection.secret_hash:
+        if not citizen_may_open(session, caller, reflection):
             raise NotFound(f"no reflection {tracking_code}")
         actor = Actor.citizen(reflection.id)
     elif not can_see(session, actor, reflection):
         raise NotFound(f"no reflection {tracking_code}")
     return reflection, actor
+
+
+def citizen_may_open(session: Session, caller: Caller, reflection: Reflection) -> bool:
+    """Its key, a link or PIN that opened it on this device, or a session signed in with the
+    contact of its reporter (or of a follower: a merged duplicate's, "same problem")."""
+    if caller.citizen_key_hash is not None and caller.citizen_key_hash == reflection.secret_hash:
+        return True
+    if reflection.tracking_code in caller.grants:
+        return True
+    return caller.contact is not None and contact_opens(session, caller.contact, reflection)
 
 
 def photo_file(session: Session, reflection: Reflection, sha256: str) -> FileResponse:

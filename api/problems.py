@@ -16,6 +16,7 @@ from reflections.errors import (
     GuardFailed,
     InvalidInput,
     NotFound,
+    TooManyAttempts,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.organisation.validity import UnitNotInForce
@@ -135,6 +136,11 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
         )
     if isinstance(error, Conflict):
         return problem(409, str(error), "conflict")
+    if isinstance(error, TooManyAttempts):
+        retry = (
+            {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds else None
+        )
+        return problem(429, error.reason, "too-many-requests", retry)
     if isinstance(error, GuardFailed):
         return problem(
             422,
@@ -175,6 +181,7 @@ def install(app: FastAPI) -> None:
         Conflict,
         GuardFailed,
         InvalidInput,
+        TooManyAttempts,
     ):
         app.add_exception_handler(error, _domain)
     app.add_exception_handler(DataError, _unstorable)

@@ -12,6 +12,7 @@ __all__ = [
     "GuardFailed",
     "InvalidInput",
     "NotFound",
+    "TooManyAttempts",
 ]
 
 
@@ -38,3 +39,12 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, reason: str, code: str = "invalid", **params: Any) -> None:
         self.field, self.reason, self.code, self.params = field, reason, code, params
         super().__init__(f"{field}: {reason}")
+
+
+class TooManyAttempts(DomainError):
+    """Too many codes asked for, or too many wrong ones tried (429 with Retry-After); ``code``
+    names the sentence of the catalogues (``error.<code>``)."""
+
+    def __init__(self, reason: str, code: str, retry_after_seconds: int) -> None:
+        self.reason, self.code, self.retry_after_seconds = reason, code, retry_after_seconds
+        super().__init__(reason)

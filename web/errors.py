@@ -22,6 +22,7 @@ from reflections.errors import (
     GuardFailed,
     InvalidInput,
     NotFound,
+    TooManyAttempts,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.platform.settings import get_settings
@@ -38,6 +39,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (CsrfFailed, 403),
     (EventNotAllowed, 409),
     (Conflict, 409),
+    (TooManyAttempts, 429),
     (GuardFailed, 422),
     (InvalidInput, 422),
     (RequestValidationError, 422),

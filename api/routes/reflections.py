@@ -237,11 +237,15 @@ def search(
 def my_reflections(
     session: SessionDep, caller: CallerDep, limit: LimitDep = 50, cursor: CursorDep = None
 ) -> Page[ReflectionView]:
-    """A citizen's own reflections (those submitted with their key), newest first."""
+    """A citizen's own reflections, newest first: those submitted with their key, or, signed
+    in by a code, every one made with their contact (also by an operator) or followed."""
     key_hash = caller.citizen_key_hash
-    if key_hash is None:
+    if caller.contact is not None:
+        statement = queries.contact_reflections(caller.contact)
+    elif key_hash is not None:
+        statement = queries.citizen_reflections(key_hash)
+    else:
         raise Forbidden("this lists a citizen's reflections: send X-Citizen-Key")
-    statement = queries.citizen_reflections(key_hash)
     newest = col(Reflection.created_at)
     return reflection_page(
         session, Actor.citizen(), statement, newest, limit, cursor, descending=True

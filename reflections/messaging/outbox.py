@@ -20,6 +20,7 @@ from notifications import (
     MessageKind,
     format_local,
 )
+from reflections.messaging.links import citizen_link
 from reflections.models import (
     AdministrativeUnit,
     AdminWarning,
@@ -78,6 +79,7 @@ def enqueue_for_event(
     if kind is not None:
         for recipient in _citizen_recipients(session, reflection):
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
+            context["link_url"] = citizen_link(reflection, now)  # opens without typing
             rows.append(_row(reflection, kind, recipient, context, now))
     staff_kind, staff = _staff_message(session, reflection, event, payload)
     for recipient in staff:

@@ -3,6 +3,7 @@
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
 from reflections.models.canned import CannedText
+from reflections.models.citizens import CitizenSession, Follower, ReflectionPin, SignInCode
 from reflections.models.drills import DrillCopy
 from reflections.models.operations import IdempotencyRecord
 from reflections.models.organisation import (
@@ -27,7 +28,9 @@ __all__ = [
     "CalendarDay",
     "CannedText",
     "Category",
+    "CitizenSession",
     "DrillCopy",
+    "Follower",
     "HandlingUnit",
     "HistoryEvent",
     "IdempotencyRecord",
@@ -36,8 +39,10 @@ __all__ = [
     "OutboxStatus",
     "PersonalDataAccess",
     "Reflection",
+    "ReflectionPin",
     "Reporter",
     "RoutingRule",
+    "SignInCode",
     "StepPolicy",
     "StepRecord",
     "User",

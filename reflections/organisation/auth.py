@@ -25,7 +25,7 @@ class InvalidCredentials(Exception):
     pass
 
 
-def _signing_key() -> str:
+def signing_key() -> str:
     configured = get_settings().jwt_secret
     if configured:
         return configured
@@ -50,14 +50,14 @@ def issue_token(user: User) -> tuple[str, int]:
     lifetime = timedelta(minutes=get_settings().access_token_minutes)
     issued = clock.now()
     claims = {"sub": str(user.id), "role": user.role.value, "iat": issued, "exp": issued + lifetime}
-    return jwt.encode(claims, _signing_key(), algorithm=ALGORITHM), int(lifetime.total_seconds())
+    return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), int(lifetime.total_seconds())
 
 
 def user_for_token(session: Session, token: str) -> User:
     try:
         claims = jwt.decode(
             token,
-            _signing_key(),
+            signing_key(),
             algorithms=[ALGORITHM],
             # Expiry is checked against the product's clock, so drills can age tokens too.
             options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},

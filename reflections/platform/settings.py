@@ -133,6 +133,28 @@ class Settings(BaseSettings):
         default="text", description="json: one JSON object per line, one line per request."
     )
 
+    # Issue 16: citizens sign in by a one-time code; links in messages open the page.
+    sign_in_code_minutes: int = Field(default=10, gt=0, description="A sign-in code's life.")
+    sign_in_code_tries: int = Field(default=5, gt=0, description="Wrong codes before it dies.")
+    sign_in_codes_per_hour: int = Field(
+        default=3, gt=0, description="Codes sent to one contact in an hour."
+    )
+    sign_in_codes_per_hour_per_client: int = Field(
+        default=20, gt=0, description="Codes one IP address may ask for in an hour."
+    )
+    citizen_session_days: int = Field(
+        default=30, gt=0, description="How long a device stays signed in by a code."
+    )
+    link_token_days: int = Field(
+        default=30, gt=0, description="How long the signed link in a citizen's message opens."
+    )
+    hotline_pin_tries: int = Field(
+        default=5, gt=0, description="Wrong PINs before a hotline PIN stops working."
+    )
+    sms_brand: str = Field(
+        default="", description='Put before every SMS, e.g. "[Hue-S]" (empty: nothing).'
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
