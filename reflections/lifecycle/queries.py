@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from reflections.actors import Actor
-from reflections.messaging.sign_in import Contact
+from reflections.messaging.sign_in import Contact, reporter_clause
 from reflections.models import Category, Follower, HandlingUnit, Reflection, Reporter
 from reflections.models.enums import AssignmentStage, LifecycleState, Priority
 from reflections.models.types import UTCDateTime
@@ -120,8 +120,7 @@ def citizen_reflections(key_hash: str) -> SelectOfScalar[Reflection]:
 
 
 def _contact_reporters(contact: Contact) -> SelectOfScalar[int | None]:
-    column = Reporter.phone_e164 if contact.channel == "sms" else Reporter.email
-    return select(col(Reporter.id)).where(col(column) == contact.address)
+    return select(col(Reporter.id)).where(reporter_clause(contact))
 
 
 def contact_reflections(contact: Contact) -> SelectOfScalar[Reflection]:

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from notifications import MessageKind
@@ -48,7 +48,8 @@ def parse_contact(raw: str, field: str = "contact") -> Contact:
     if not text:
         raise InvalidInput(field, "give a phone number or an email address", "missing")
     if "@" in text:
-        return Contact("email", normalise_email(text, field))
+        # people do not mind the case of their address: "An@Mail.vn" is "an@mail.vn"
+        return Contact("email", normalise_email(text, field).lower())
     try:
         return Contact("sms", normalise_phone(text, field))
     except InvalidInput:
@@ -64,17 +65,17 @@ def keyed_hash(purpose: str, value: str) -> str:
     return hmac.new(signing_key().encode(), message, hashlib.sha256).hexdigest()
 
 
-def _reporters(contact: Contact) -> object:
-    column = Reporter.phone_e164 if contact.channel == "sms" else Reporter.email
-    return col(column) == contact.address
+def reporter_clause(contact: Contact) -> ColumnElement[bool]:
+    """The reporters' rows that carry this contact (emails in any case)."""
+    if contact.channel == "sms":
+        return col(Reporter.phone_e164) == contact.address
+    return func.lower(col(Reporter.email)) == contact.address
 
 
 def known_reporter(session: Session, contact: Contact) -> Reporter | None:
     """The latest reporter row with this contact (its language is the message's)."""
-    clause = _reporters(contact)
-    return session.exec(
-        select(Reporter).where(clause).order_by(col(Reporter.id).desc())  # type: ignore[arg-type]
-    ).first()
+    query = select(Reporter).where(reporter_clause(contact)).order_by(col(Reporter.id).desc())
+    return session.exec(query).first()
 
 
 def send_code(
