@@ -146,6 +146,11 @@ class SubmittedOut(BaseModel):
     citizen_key: str = Field(
         description="Keep it: it opens this and your later reflections (send X-Citizen-Key)."
     )
+    hotline_pin: str | None = Field(
+        default=None,
+        description="Six digits for an operator to read to the caller with the tracking code "
+        "(opens this reflection on the tracking page; a few wrong tries and it stops working).",
+    )
     reflection: ReflectionView
 
 

@@ -17,6 +17,7 @@ from web.routes import (
     console_reflection,
     home,
     public,
+    sign_in,
 )
 from web.session import renew_staff_cookie
 
@@ -28,5 +29,5 @@ def install(app: FastAPI) -> None:
     app.middleware("http")(renew_staff_cookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     modules = (home, citizen, console_queue, console, console_reflection, console_actions)
-    for module in (*modules, admin_calendar, admin_canned, audit, public):
+    for module in (*modules, admin_calendar, admin_canned, audit, public, sign_in):
         app.include_router(module.router)

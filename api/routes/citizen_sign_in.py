@@ -99,7 +99,7 @@ def open_session(body: SessionIn, session: SessionDep) -> Response:
 def end_session(session: SessionDep, citizen_key: CitizenKeyDep = None) -> Response:
     """Sign out: the token opens nothing from now on."""
     if not citizen_key or not citizen_key.startswith(sign_in.SESSION_PREFIX):
-        raise InvalidInput("X-Citizen-Key", "send the session token to end", "missing")
+        raise InvalidInput("X-Citizen-Key", "send the session token to end", "required")
     sign_in.end_session(session, citizen_key, clock.now())
     session.commit()
     return Response(status_code=204)

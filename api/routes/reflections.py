@@ -19,6 +19,7 @@ from reflections.errors import Forbidden
 from reflections.lifecycle import history, queries
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
+from reflections.messaging.pins import issue_pin
 from reflections.models import AdministrativeUnit, Reflection, User
 from reflections.models.enums import (
     Channel,
@@ -28,6 +29,7 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
+from reflections.platform import clock
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
 
@@ -73,6 +75,8 @@ def submit_reflection(
     return SubmittedOut(
         tracking_code=reflection.tracking_code,
         citizen_key=submitted.citizen_key,
+        # an operator reads six digits to the caller, not the long key
+        hotline_pin=issue_pin(session, reflection, clock.now()) if staff else None,
         reflection=reflection_view(session, viewer, reflection),
     )
 

@@ -46,7 +46,7 @@ def parse_contact(raw: str, field: str = "contact") -> Contact:
     """A phone number in any usual form, or an email address; else a 422 naming ``field``."""
     text = raw.strip()
     if not text:
-        raise InvalidInput(field, "give a phone number or an email address", "missing")
+        raise InvalidInput(field, "give a phone number or an email address", "required")
     if "@" in text:
         # people do not mind the case of their address: "An@Mail.vn" is "an@mail.vn"
         return Contact("email", normalise_email(text, field).lower())

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, SessionDep
@@ -14,15 +14,20 @@ from api.routes.reflections import submit_reflection
 from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
 from reflections.actors import Actor
-from reflections.errors import DomainError, InvalidInput, NotFound
+from reflections.errors import DomainError, InvalidInput, NotFound, TooManyAttempts
 from reflections.lifecycle import history
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput
+from reflections.messaging import links
+from reflections.messaging.pins import looks_like_pin, pin_opens
+from reflections.models import Reflection
 from reflections.models.enums import Channel, Language, LifecycleEvent
+from reflections.platform import clock
 from web import forms
+from web.citizen_access import CitizenCaller, remember_grant
 from web.errors import message_of, status_of
 from web.field_errors import field_errors
-from web.session import CITIZEN_COOKIE, CitizenCaller, CsrfChecked, OptionalStaff, cookie_options
+from web.session import CITIZEN_COOKIE, CsrfChecked, OptionalStaff, cookie_options
 from web.templating import render, translator
 
 router = APIRouter(include_in_schema=False)
@@ -115,7 +120,7 @@ async def submit(
         if not errors:  # a refusal about no field in particular (a 403, say)
             context["error"] = message_of(error)
         return render(request, "citizen/submit.html", context, _status(error))
-    if staff is not None:  # the operator reads the code and secret to the caller
+    if staff is not None:  # the operator reads the code and PIN to the caller
         return render(request, "citizen/submitted_for.html", {"out": out})
     response = RedirectResponse(f"/track/{out.tracking_code}?new=1", 303)
     keep = cookie_options() | {"max_age": KEY_MAX_AGE}
@@ -137,8 +142,8 @@ def _status(error: Exception) -> int:
 
 
 @router.get("/track", response_class=HTMLResponse)
-def track_form(request: Request, code: str = "") -> Response:
-    return render(request, "citizen/track_form.html", {"code": code})
+def track_form(request: Request, code: str = "", expired: int = 0) -> Response:
+    return render(request, "citizen/track_form.html", {"code": code, "expired": bool(expired)})
 
 
 @router.post("/track", dependencies=[CsrfChecked])
@@ -149,6 +154,8 @@ def track(
     secret: Annotated[str, Form(max_length=200)],
 ) -> Response:
     code, secret = code.strip().upper(), secret.strip()
+    if looks_like_pin(secret):  # a hotline caller's PIN: opens this reflection on this browser
+        return _open_by_pin(request, session, code, secret)
     try:
         open_reflection(session, Caller(Actor.citizen(), citizen_key=secret), code)
     except NotFound:
@@ -159,14 +166,38 @@ def track(
     return response
 
 
+def _open_by_pin(request: Request, session: Session, code: str, pin: str) -> Response:
+    """A right PIN opens the page; a wrong one is counted (kept although the answer is a
+    refusal) and, past the limit, the PIN opens nothing and the page says to sign in."""
+    reflection = session.exec(select(Reflection).where(Reflection.tracking_code == code)).first()
+    try:
+        opened = reflection is not None and pin_opens(session, reflection, pin)
+    except TooManyAttempts:
+        session.commit()
+        context = {"code": code, "failed": True, "locked": True}
+        return render(request, "citizen/track_form.html", context, 429)
+    session.commit()
+    if not opened or reflection is None:
+        return render(request, "citizen/track_form.html", {"code": code, "failed": True}, 404)
+    response = RedirectResponse(f"/track/{code}", 303)
+    remember_grant(request, response, code, links.token_for(code, clock.now()))
+    return response
+
+
 @router.get("/track/{tracking_code}", response_class=HTMLResponse)
 def tracking_page(
-    request: Request, session: SessionDep, caller: CitizenCaller, tracking_code: str, new: int = 0
+    request: Request,
+    session: SessionDep,
+    caller: CitizenCaller,
+    tracking_code: str,
+    new: int = 0,
+    expired: int = 0,
 ) -> Response:
     try:
         reflection, actor = open_reflection(session, caller, tracking_code)
     except NotFound:
-        return RedirectResponse(f"/track?code={tracking_code}", 303)
+        again = "&expired=1" if expired else ""
+        return RedirectResponse(f"/track?code={tracking_code}{again}", 303)
     assert reflection.id is not None
     rows = history.citizen_timeline(history.timeline(session, reflection.id))
     merged_into = next(
