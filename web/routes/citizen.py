@@ -27,6 +27,7 @@ from web import forms
 from web.citizen_access import CitizenCaller, remember_grant
 from web.errors import message_of, status_of
 from web.field_errors import field_errors
+from web.plain_status import plain_dates
 from web.session import CITIZEN_COOKIE, CsrfChecked, OptionalStaff, cookie_options
 from web.templating import render, translator
 
@@ -209,6 +210,7 @@ def tracking_page(
         "merged_into": merged_into,
         "secret": caller.citizen_key if new else None,
         "done": request.query_params.get("done"),
+        "dates": plain_dates(session, reflection, translator(request), clock.now()),
     }
     return render(request, "citizen/track.html", context)
 
