@@ -87,9 +87,22 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_followers_reflection_id"), ["reflection_id"])
         batch_op.create_index(batch_op.f("ix_followers_reporter_id"), ["reporter_id"])
         batch_op.create_index("uq_followers_pair", ["reflection_id", "reporter_id"], unique=True)
+    op.create_table(
+        "staged_photos",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("batch_hash", AutoString(length=64), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("filename", AutoString(length=255), nullable=True),
+        sa.Column("created_at", When(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_staged_photos")),
+    )
+    with op.batch_alter_table("staged_photos", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staged_photos_batch_hash"), ["batch_hash"])
+        batch_op.create_index(batch_op.f("ix_staged_photos_created_at"), ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("staged_photos")
     op.drop_table("followers")
     op.drop_table("reflection_pins")
     op.drop_table("citizen_sessions")

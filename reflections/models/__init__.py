@@ -3,7 +3,13 @@
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
 from reflections.models.canned import CannedText
-from reflections.models.citizens import CitizenSession, Follower, ReflectionPin, SignInCode
+from reflections.models.citizens import (
+    CitizenSession,
+    Follower,
+    ReflectionPin,
+    SignInCode,
+    StagedPhoto,
+)
 from reflections.models.drills import DrillCopy
 from reflections.models.operations import IdempotencyRecord
 from reflections.models.organisation import (
@@ -43,6 +49,7 @@ __all__ = [
     "Reporter",
     "RoutingRule",
     "SignInCode",
+    "StagedPhoto",
     "StepPolicy",
     "StepRecord",
     "User",

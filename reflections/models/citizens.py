@@ -7,7 +7,7 @@ the reflection, whose version counts its history events.
 
 from datetime import datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 import reflections.models.metadata  # noqa: F401  (naming convention first)
@@ -68,3 +68,16 @@ class Follower(SQLModel, table=True):
     reporter_id: int = Field(foreign_key="reporters.id", index=True)
     via: str = Field(max_length=16, description="merge or follow")
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StagedPhoto(SQLModel, table=True):
+    """A photo a refused form already accepted, kept for the form's next try so it is not
+    chosen twice; ``batch_hash`` is the hash of the token the form carries. Kept a day."""
+
+    __tablename__ = "staged_photos"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_hash: str = Field(max_length=64, index=True)
+    content: bytes = Field(sa_type=LargeBinary)
+    filename: str | None = Field(default=None, max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime, index=True)

@@ -15,7 +15,7 @@ from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
 from reflections.actors import Actor
 from reflections.errors import DomainError, InvalidInput, NotFound, TooManyAttempts
-from reflections.lifecycle import history
+from reflections.lifecycle import history, staged_photos
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput
 from reflections.messaging import links
@@ -23,6 +23,7 @@ from reflections.messaging.pins import looks_like_pin, pin_opens
 from reflections.models import Reflection
 from reflections.models.enums import Channel, Language, LifecycleEvent
 from reflections.platform import clock
+from reflections.platform.settings import get_settings
 from web import forms
 from web.citizen_access import CitizenCaller, remember_grant
 from web.errors import message_of, status_of
@@ -47,6 +48,7 @@ def _form_context(request: Request, session: Session, values: dict[str, Any]) ->
         "wards": forms.wards(session, english),
         "categories": forms.categories(session, english),
         "values": values,
+        "max_photos": get_settings().max_photos,
     }
 
 
@@ -73,6 +75,8 @@ async def submit(
     language: Annotated[Language, Form()] = Language.VI,
     channels: Annotated[list[Channel] | None, Form(max_length=2)] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
+    staged: Annotated[str, Form(max_length=64)] = "",
+    unstage: Annotated[list[int] | None, Form()] = None,
 ) -> Response:
     values = {
         "description": description,
@@ -88,9 +92,13 @@ async def submit(
         "language": language.value,
         "channels": [c.value for c in channels or []],
     }
-    files = tuple(
-        [Photo(await upload.read(), upload.filename) for upload in photos or [] if upload.filename]
-    )
+    chosen = [Photo(await u.read(), u.filename) for u in photos or [] if u.filename]
+    # photos a refused try already accepted come back with the form (issue 16)
+    dropped = set(unstage or [])
+    kept = [
+        s.photo for s in staged_photos.load(session, staged, clock.now()) if s.id not in dropped
+    ]
+    files = tuple(kept + chosen)
     # A staff member submitting is an operator on the hotline; everyone else is a citizen,
     # who keeps one key for all their reflections.
     key = request.cookies.get(CITIZEN_COOKIE)
@@ -120,7 +128,13 @@ async def submit(
         context = _form_context(request, session, values) | {"errors": errors}
         if not errors:  # a refusal about no field in particular (a 403, say)
             context["error"] = message_of(error)
+        session.rollback()  # nothing of the refused try; only its good photos are kept
+        good = staged_photos.acceptable(list(files), get_settings().max_photos)
+        token, now_staged = staged_photos.keep(session, staged, good, clock.now())
+        session.commit()
+        context |= {"staged": token if now_staged else "", "staged_photos": now_staged}
         return render(request, "citizen/submit.html", context, _status(error))
+    staged_photos.drop(session, staged)
     if staff is not None:  # the operator reads the code and PIN to the caller
         return render(request, "citizen/submitted_for.html", {"out": out})
     response = RedirectResponse(f"/track/{out.tracking_code}?new=1", 303)
