@@ -14,13 +14,15 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from notifications import ConsoleChannel
 from reflections.messaging.dispatcher import dispatch
+from reflections.models import Attachment, Reflection
 from reflections.platform import clock
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import Camera
+from tests.browser.test_lifecycle_in_browser import _png
 from tests.test_citizen_sign_in import new_phone
 
 DOC_SHOTS = os.environ.get("REFLECTIONS_DOC_SHOTS")
@@ -120,3 +122,46 @@ def test_a_second_phone_signs_in_by_code_and_sees_every_report_of_the_number(
     _shoot(caller, camera, "05-tracking-by-pin")
     caller.context.close()
     first.context.close()
+
+
+def test_a_refused_form_keeps_the_photo_already_shrunk_in_the_browser(
+    chromium: Browser, live_url: str, camera: Camera, session: Session, tmp_path: Path
+) -> None:
+    big = tmp_path / "dien-thoai.png"
+    big.write_bytes(_png(3000, 2000))  # a phone-sized photo: 3000 × 2000
+    page = _phone(chromium, live_url).new_page()
+    page.goto("/submit")
+    page.get_by_label("Nội dung phản ánh").fill("Cây đổ chắn ngang đường Lê Duẩn")
+    page.get_by_label("Ảnh (không bắt buộc)").set_input_files(big)
+    photos = page.locator("#photos")
+    expect(photos).to_have_attribute("data-resized", "1")
+    shrunk = page.evaluate(
+        """async () => { const f = document.getElementById('photos').files[0];
+        const b = await createImageBitmap(f); return [f.type, f.name, b.width, b.height]; }"""
+    )
+    assert shrunk == ["image/jpeg", "dien-thoai.jpg", 1600, 1067]  # long side 1600 px
+
+    page.get_by_role("button", name="Gửi phản ánh").click()  # no place given: refused
+    expect(page).to_have_title(re.compile(r"^Lỗi: "))
+    expect(page.locator("[data-staged]")).to_contain_text("Đã nhận 1 ảnh")
+    assert page.evaluate("() => document.activeElement.hasAttribute('data-error-summary')")
+    _shoot(page, camera, "06-refused-form-keeps-photo")
+
+    page.get_by_label("Phường/xã").select_option("46.W19768")
+    page.get_by_role("button", name="Gửi phản ánh").click()  # nothing chosen again
+    code = page.locator("[data-tracking-code]").first.inner_text().strip()
+    session.expire_all()
+    reflection = session.exec(select(Reflection).where(Reflection.tracking_code == code)).one()
+    stored = session.exec(select(Attachment).where(Attachment.reflection_id == reflection.id)).all()
+    assert [(a.original_name, a.content_type) for a in stored] == [("dien-thoai.jpg", "image/jpeg")]
+    page.context.close()
+
+
+def test_use_my_location_says_so_when_the_browser_refuses(chromium: Browser, live_url: str) -> None:
+    context = _phone(chromium, live_url)  # no geolocation permission granted
+    page = context.new_page()
+    page.goto("/submit")
+    page.get_by_role("button", name="Dùng vị trí hiện tại của tôi").click()
+    expect(page.locator("[data-locate-failed]")).to_be_visible()
+    expect(page.locator("[data-locate-failed]")).to_contain_text("Trình duyệt không cho biết")
+    context.close()

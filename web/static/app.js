@@ -5,10 +5,15 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!navigator.geolocation) continue;
     button.hidden = false;
     button.addEventListener("click", () => {
+      const failed = document.querySelector("[data-locate-failed]");
+      if (failed) failed.hidden = true;
       navigator.geolocation.getCurrentPosition((position) => {
         document.getElementById("latitude").value = position.coords.latitude.toFixed(6);
         document.getElementById("longitude").value = position.coords.longitude.toFixed(6);
-      });
+      }, () => {
+        // refused or unavailable: say so, and what to do instead
+        if (failed) failed.hidden = false;
+      }, { timeout: 15000 });
     });
   }
   // Photos are shrunk in the browser before upload (long side at most data-resize pixels, as
