@@ -8,6 +8,7 @@ from sqlmodel import Session, SQLModel, select
 from api.deps import Caller
 from reflections.actors import Actor
 from reflections.errors import InvalidInput, NotFound
+from reflections.lifecycle import followers
 from reflections.lifecycle.attachments import path_of
 from reflections.lifecycle.queries import contact_opens
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
@@ -53,8 +54,11 @@ def open_reflection(
 def citizen_may_open(session: Session, caller: Caller, reflection: Reflection) -> bool:
     """Its key, a link or PIN that opened it on this device, or a session signed in with the
     contact of its reporter (or of a follower: a merged duplicate's, "same problem")."""
-    if caller.citizen_key_hash is not None and caller.citizen_key_hash == reflection.secret_hash:
+    key_hash = caller.citizen_key_hash
+    if key_hash is not None and key_hash == reflection.secret_hash:
         return True
+    if key_hash is not None and followers.opened_by_key(session, key_hash, reflection):
+        return True  # their report was merged into this one
     if reflection.tracking_code in caller.grants:
         return True
     return caller.contact is not None and contact_opens(session, caller.contact, reflection)

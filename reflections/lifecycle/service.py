@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from reflections.actors import Actor
 from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
-from reflections.lifecycle import attachments, history, step_records
+from reflections.lifecycle import attachments, followers, history, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.checks import (
     NOTIFY_COORDINATORS,
@@ -203,6 +203,7 @@ def _apply_effects(
             original = session.get(Reflection, data.duplicate_of_id)
             assert original is not None  # checked by _with_duplicate_reason
             payload = {"duplicate_of": original.tracking_code}
+            followers.merged_into(session, reflection, original, now)  # hears of the original
     elif event in (E.ASSIGN, E.REASSIGN):
         payload = {
             "from_unit_id": reflection.handling_unit_id,

@@ -15,7 +15,7 @@ from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
 from reflections.actors import Actor
 from reflections.errors import DomainError, InvalidInput, NotFound, TooManyAttempts
-from reflections.lifecycle import history, staged_photos
+from reflections.lifecycle import followers, history, staged_photos
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.service import EventInput
 from reflections.messaging import links
@@ -225,6 +225,7 @@ def tracking_page(
         "secret": caller.citizen_key if new else None,
         "done": request.query_params.get("done"),
         "dates": plain_dates(session, reflection, translator(request), clock.now()),
+        "reported_by": followers.reported_by(session, reflection),
     }
     return render(request, "citizen/track.html", context)
 
