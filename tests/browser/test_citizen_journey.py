@@ -17,12 +17,15 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session, select
 
 from notifications import ConsoleChannel
+from reflections.lifecycle.duplicates import merge
 from reflections.messaging.dispatcher import dispatch
 from reflections.models import Attachment, Reflection
 from reflections.platform import clock
+from tests.api_helpers import submit
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import Camera
 from tests.browser.test_lifecycle_in_browser import _png
+from tests.lifecycle_helpers import COORDINATOR, PATHS, fire, refs
 from tests.test_citizen_sign_in import new_phone
 
 DOC_SHOTS = os.environ.get("REFLECTIONS_DOC_SHOTS")
@@ -165,3 +168,40 @@ def test_use_my_location_says_so_when_the_browser_refuses(chromium: Browser, liv
     expect(page.locator("[data-locate-failed]")).to_be_visible()
     expect(page.locator("[data-locate-failed]")).to_contain_text("Trình duyệt không cho biết")
     context.close()
+
+
+def test_a_merged_reports_citizen_follows_the_original_to_its_result(
+    chromium: Browser, live_url: str, camera: Camera, client: TestClient, session: Session
+) -> None:
+    original = submit(client, contact={"phone": new_phone()})["tracking_code"]
+    phone = new_phone()
+    page = _phone(chromium, live_url).new_page()
+    page.goto("/submit")
+    page.get_by_label("Nội dung phản ánh").fill("Ống nước vỡ, nước chảy tràn mặt đường")
+    page.get_by_label("Phường/xã").select_option("46.W19768")
+    page.get_by_label("Số điện thoại").fill(phone)
+    page.get_by_role("button", name="Gửi phản ánh").click()
+    mine = page.locator("[data-tracking-code]").first.inner_text().strip()
+
+    session.expire_all()
+    duplicate = session.exec(select(Reflection).where(Reflection.tracking_code == mine)).one()
+    assert duplicate.id is not None
+    merge(session, duplicate.id, original, COORDINATOR)
+    r = refs(session)
+    target = session.exec(select(Reflection).where(Reflection.tracking_code == original)).one()
+    for event in PATHS["processed"]:
+        target = fire(session, target, event, r)
+    delivered = _deliver(session)
+    e164 = "+84" + phone.replace(" ", "")[1:]
+    told = re.search(rf"=== sms to {re.escape(e164)} \[vi\].*?đã được xử lý", delivered, re.S)
+    assert told, "the merged report's citizen is told of the original's result"
+
+    page.goto(f"/track/{mine}")
+    expect(page.locator("[data-merged-into]")).to_contain_text(f"Đã gộp vào phản ánh {original}")
+    _shoot(page, camera, "07-merged-into")
+    page.get_by_role("link", name=original).click()
+    expect(page.locator("h1")).to_contain_text(original)
+    expect(page.locator("[data-result]")).to_be_visible()
+    expect(page.locator("[data-reported-by]")).to_contain_text("2 người cùng phản ánh")
+    _shoot(page, camera, "08-original-with-result")
+    page.context.close()
