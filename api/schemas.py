@@ -79,6 +79,9 @@ class ReflectionView(BaseModel):
     rejection_reason: str | None
     reopen_count: int
     photos: list[str] = Field(description="SHA-256 names of the photos; fetch under /photos/.")
+    result_photos: list[str] = Field(
+        default_factory=list, description="Those of ``photos`` the unit took of its result."
+    )
     version: int = Field(description="Send it back in If-Match to act on this version.")
     created_at: datetime
     updated_at: datetime
