@@ -71,7 +71,15 @@ def test_a_merged_citizen_follows_the_original_and_hears_its_result(
     for event in [*PATHS["processed"]]:
         reflection = fire(session, reflection, event, r)
     assert {e164(first_phone), e164(second_phone)} <= _sent_to(session, reflection, "processed")
-    assert re.search(r"Kết quả", text_of(browser.get(f"/track/{code}")))
+    followed = browser.get(f"/track/{code}")
+    assert re.search(r"Kết quả", text_of(followed))
+    # a follower reads and hears; confirming or reopening is the reporter's
+    assert 'name="rating"' not in followed.text
+    refused = client.post(
+        f"/api/v1/reflections/{code}/confirm", json={"rating": 5}, headers=as_citizen(key)
+    )
+    assert refused.status_code == 403
+    assert _reflection(session, code).state.value == "processed"
 
 
 def test_merging_twice_keeps_one_follower(client: TestClient, session: Session) -> None:

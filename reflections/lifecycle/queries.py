@@ -136,3 +136,11 @@ def contact_reflections(contact: Contact) -> SelectOfScalar[Reflection]:
 def contact_opens(session: Session, contact: Contact, reflection: Reflection) -> bool:
     mine = contact_reflections(contact).where(Reflection.id == reflection.id)
     return session.exec(mine).first() is not None
+
+
+def contact_owns(session: Session, contact: Contact, reflection: Reflection) -> bool:
+    """Whether the reflection was made with this contact (not merely followed)."""
+    if reflection.reporter_id is None:
+        return False
+    mine = _contact_reporters(contact).where(Reporter.id == reflection.reporter_id)
+    return session.exec(mine).first() is not None
