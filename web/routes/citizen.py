@@ -261,3 +261,21 @@ def reopen(
     data = EventInput(reason=reason)
     forms.act(session, caller, tracking_code, LifecycleEvent.REOPEN, data, version)
     return RedirectResponse(f"/track/{tracking_code}?done=reopen", 303)
+
+
+@router.post("/track/{tracking_code}/add-info", dependencies=[CsrfChecked])
+async def add_info(
+    session: SessionDep,
+    caller: CitizenCaller,
+    tracking_code: str,
+    text: Annotated[str, Form(min_length=1, max_length=2000)],
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+    version: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    """More words or photos while it is open: a history row the handler reads (issue 16)."""
+    files = tuple([Photo(await u.read(), u.filename) for u in photos or [] if u.filename])
+    data = EventInput(reason=text, photos=files)
+    await run_in_threadpool(
+        forms.act, session, caller, tracking_code, LifecycleEvent.ADD_INFO, data, version
+    )
+    return RedirectResponse(f"/track/{tracking_code}?done=add_info", 303)
