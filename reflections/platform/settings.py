@@ -151,6 +151,13 @@ class Settings(BaseSettings):
     hotline_pin_tries: int = Field(
         default=5, gt=0, description="Wrong PINs before a hotline PIN stops working."
     )
+    map_tiles_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tiles ({z}/{x}/{y}); the pages load them from here.",
+    )
+    map_attribution: str = Field(
+        default="© OpenStreetMap contributors", description="Shown on the map, as tiles require."
+    )
     sms_brand: str = Field(
         default="", description='Put before every SMS, e.g. "[Hue-S]" (empty: nothing).'
     )

@@ -49,6 +49,8 @@ def _form_context(request: Request, session: Session, values: dict[str, Any]) ->
         "categories": forms.categories(session, english),
         "values": values,
         "max_photos": get_settings().max_photos,
+        "map_tiles": get_settings().map_tiles_url,
+        "map_attribution": get_settings().map_attribution,
     }
 
 

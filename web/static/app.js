@@ -8,8 +8,12 @@ document.addEventListener("DOMContentLoaded", () => {
       const failed = document.querySelector("[data-locate-failed]");
       if (failed) failed.hidden = true;
       navigator.geolocation.getCurrentPosition((position) => {
-        document.getElementById("latitude").value = position.coords.latitude.toFixed(6);
-        document.getElementById("longitude").value = position.coords.longitude.toFixed(6);
+        for (const [id, value] of [["latitude", position.coords.latitude],
+                                   ["longitude", position.coords.longitude]]) {
+          const input = document.getElementById(id);
+          input.value = value.toFixed(6);
+          input.dispatchEvent(new Event("change")); // the map follows
+        }
       }, () => {
         // refused or unavailable: say so, and what to do instead
         if (failed) failed.hidden = false;
