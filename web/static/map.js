@@ -10,6 +10,7 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const help of document.querySelectorAll("[data-map-help]")) help.hidden = false;
   const hue = [16.4637, 107.5909];
   const map = L.map(box, { keyboard: true }).setView(hue, 14);
+  map.attributionControl.setPrefix(false); // the tiles' credit only, as plain text
   L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: box.dataset.attribution }).addTo(map);
   let pin = null;
   const place = (latlng, pan) => {
