@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_VERSION := 26.3
 
-.PHONY: install browser run run-api test lint demo demo-notify bench clean
+.PHONY: install browser nginx run run-api test lint demo demo-notify bench clean
 
 $(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ install: $(STAMP)
 
 browser:  # Debian's chromium for the browser tests (Playwright downloads none)
 	scripts/install_chromium.sh
+
+nginx:  # Debian's nginx for the replica tests and the cluster drill (started by them, not as a service)
+	scripts/install_nginx.sh
 
 run: install
 	$(BIN)/reflections db upgrade
@@ -36,7 +39,7 @@ lint: install
 	$(BIN)/mypy .
 	$(BIN)/lint-imports
 
-test: lint browser
+test: lint browser nginx
 	$(BIN)/pytest
 
 demo: install

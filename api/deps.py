@@ -11,6 +11,7 @@ from sqlmodel import Session
 from api import unit_of_work
 from reflections.actors import Actor
 from reflections.errors import Forbidden
+from reflections.messaging.sign_in import SESSION_PREFIX, Contact, contact_of_token
 from reflections.models import ApiKey, User
 from reflections.models.enums import Role
 from reflections.organisation.auth import (
@@ -19,7 +20,7 @@ from reflections.organisation.auth import (
     client_for_api_key,
     user_for_token,
 )
-from reflections.platform import logs
+from reflections.platform import clock, logs
 from reflections.platform.db import get_engine
 from reflections.platform.security import hash_secret
 
@@ -46,7 +47,11 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 TokenDep = Annotated[str | None, Depends(oauth2)]
 CitizenKeyDep = Annotated[
     str | None,
-    Header(alias="X-Citizen-Key", description="The key a citizen received with a submission."),
+    Header(
+        alias="X-Citizen-Key",
+        description="The key a citizen received with a submission, or the token of a session "
+        "opened by a one-time code (POST /api/v1/citizen/sessions).",
+    ),
 ]
 ApiKeyDep = Annotated[
     str | None, Header(alias="X-API-Key", description="A service client's API key.")
@@ -55,12 +60,15 @@ ApiKeyDep = Annotated[
 
 @dataclass(frozen=True)
 class Caller:
-    """Staff (with a token), a citizen (with their key) or a service client (API key)."""
+    """Staff (with a token), a citizen (with their key, a session opened by a one-time code,
+    or reflections opened by a signed link or a hotline PIN) or a service client (API key)."""
 
     actor: Actor
     user: User | None = None
     citizen_key: str | None = None
     client: ApiKey | None = None
+    contact: Contact | None = None  # a signed-in citizen: every reflection with this contact
+    grants: frozenset[str] = frozenset()  # tracking codes a link or a PIN opened here
 
     @property
     def citizen_key_hash(self) -> str | None:
@@ -101,8 +109,18 @@ def caller(
         client = client_for_api_key(session, api_key)
         return Caller(Actor.citizen(), client=client)
     if citizen_key:
-        return Caller(Actor.citizen(), citizen_key=citizen_key)
+        return citizen_caller(session, citizen_key)
     raise InvalidCredentials("send a staff token, a citizen key or an API key")
+
+
+def citizen_caller(session: Session, credential: str) -> Caller:
+    """A citizen key, or a sign-in session's token (which must be live)."""
+    if not credential.startswith(SESSION_PREFIX):
+        return Caller(Actor.citizen(), citizen_key=credential)
+    contact = contact_of_token(session, credential, clock.now())
+    if contact is None:
+        raise InvalidCredentials("this sign-in has ended or is unknown: sign in again")
+    return Caller(Actor.citizen(), contact=contact)
 
 
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -39,7 +39,7 @@ class BodySizeLimit:
             and declared.isdigit()
             and (len(declared) > 18 or int(declared) > limit)
         ):
-            await _refuse(send, limit)
+            await _refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -62,10 +62,20 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _refuse(send, limit)
+                await _refuse(scope, receive, send, limit)
 
 
-async def _refuse(send: Send, limit: int) -> None:
+PAGE_REFUSAL = "page_too_large"  # app.state: how the pages answer (an HTML page, issue 16)
+API_PATHS = ("/api/", "/open311/")
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    """problem+json for the API; a page answers with the page the web layer installed."""
+    app = scope.get("app")
+    page = getattr(getattr(app, "state", None), PAGE_REFUSAL, None)
+    if page is not None and not str(scope.get("path", "")).startswith(API_PATHS):
+        await page(limit)(scope, receive, send)
+        return
     body = json.dumps(
         {
             "type": "https://reflections.example/problems/payload-too-large",

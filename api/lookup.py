@@ -1,18 +1,22 @@
 """Resolving what requests name (codes, tracking codes) and what the caller may open."""
 
 from datetime import UTC, datetime
+from typing import Literal
 
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
 from reflections.actors import Actor
 from reflections.errors import InvalidInput, NotFound
-from reflections.lifecycle.attachments import path_of
+from reflections.lifecycle import followers
+from reflections.lifecycle.queries import contact_opens, contact_owns
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
 from reflections.organisation.visibility import can_see
+from reflections.platform.storage import FolderStore, MissingObject, get_store
 
+FOLLOWS = 0  # no reflection has id 0: a follower's actor may fire nothing on it
 Coded = type[AdministrativeUnit] | type[HandlingUnit] | type[Category]
 
 
@@ -41,24 +45,68 @@ def open_reflection(
         raise NotFound(f"no reflection {tracking_code}")
     actor = caller.actor
     if actor.role is Role.CITIZEN:
-        if caller.citizen_key_hash is None or caller.citizen_key_hash != reflection.secret_hash:
+        access = citizen_access(session, caller, reflection)
+        if access is None:
             raise NotFound(f"no reflection {tracking_code}")
-        actor = Actor.citizen(reflection.id)
+        # a follower reads it and hears of it, but confirming or reopening is its reporter's
+        actor = Actor.citizen(reflection.id if access == "own" else FOLLOWS)
     elif not can_see(session, actor, reflection):
         raise NotFound(f"no reflection {tracking_code}")
     return reflection, actor
 
 
-def photo_file(session: Session, reflection: Reflection, sha256: str) -> FileResponse:
+def citizen_access(
+    session: Session, caller: Caller, reflection: Reflection
+) -> Literal["own", "follows"] | None:
+    """ "own": its key, a link or PIN that opened it on this device, or a session signed in
+    with its reporter's contact. "follows": the caller's report was merged into it (by key or
+    contact). None: nothing of the caller's opens it."""
+    key_hash = caller.citizen_key_hash
+    if key_hash is not None and key_hash == reflection.secret_hash:
+        return "own"
+    if reflection.tracking_code in caller.grants:
+        return "own"
+    if caller.contact is not None and contact_owns(session, caller.contact, reflection):
+        return "own"
+    if key_hash is not None and followers.opened_by_key(session, key_hash, reflection):
+        return "follows"
+    if caller.contact is not None and contact_opens(session, caller.contact, reflection):
+        return "follows"
+    return None
+
+
+def photo_file(session: Session, reflection: Reflection, sha256: str) -> Response:
     """A photo of a reflection the caller has opened (API and pages alike)."""
     row = session.exec(
         select(Attachment).where(
             Attachment.reflection_id == reflection.id, Attachment.sha256 == sha256
         )
     ).first()
-    if row is None or not path_of(row.sha256).exists():
-        raise NotFound(f"no photo {sha256} on reflection {reflection.tracking_code}")
-    return FileResponse(path_of(row.sha256), media_type=row.content_type)
+    missing = f"no photo {sha256} on reflection {reflection.tracking_code}"
+    if row is None:
+        raise NotFound(missing)
+    return stored_photo(row, missing)
+
+
+def stored_photo(row: Attachment, missing: str, thumbnail: bool = False) -> Response:
+    """The photo's bytes (or its thumbnail's, when one was made) from the configured store,
+    after the caller's access was checked: reads are proxied, so a bucket never needs to be
+    public. A folder file is sent as a file (ranges, ETag); a bucket object is streamed."""
+    sha256, content_type, size = row.sha256, row.content_type, row.size_bytes
+    if thumbnail and row.thumbnail_sha256:
+        sha256, content_type, size = row.thumbnail_sha256, "image/jpeg", 0
+    store = get_store()
+    if isinstance(store, FolderStore):
+        path = store.path(sha256)
+        if not path.is_file():
+            raise NotFound(missing)
+        return FileResponse(path, media_type=content_type)
+    try:
+        chunks = store.chunks(sha256)
+    except MissingObject:
+        raise NotFound(missing) from None
+    headers = {"Content-Length": str(size)} if size else None
+    return StreamingResponse(chunks, media_type=content_type, headers=headers)
 
 
 def aware(value: datetime | None, field: str) -> datetime | None:

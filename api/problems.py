@@ -17,6 +17,7 @@ from reflections.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
+    TooManyAttempts,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.organisation.validity import UnitNotInForce
@@ -164,6 +165,11 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
         )
     if isinstance(error, Conflict):
         return problem(409, str(error), "conflict")
+    if isinstance(error, TooManyAttempts):
+        wait = (
+            {"Retry-After": str(error.retry_after_seconds)} if error.retry_after_seconds else None
+        )
+        return problem(429, error.reason, "too-many-requests", wait, code=error.code)
     if isinstance(error, GuardFailed):
         return problem(
             422,
@@ -205,6 +211,7 @@ def install(app: FastAPI) -> None:
         GuardFailed,
         InvalidInput,
         RateLimited,
+        TooManyAttempts,
     ):
         app.add_exception_handler(error, _domain)
     app.add_exception_handler(DataError, _unstorable)

@@ -79,6 +79,9 @@ class ReflectionView(BaseModel):
     rejection_reason: str | None
     reopen_count: int
     photos: list[str] = Field(description="SHA-256 names of the photos; fetch under /photos/.")
+    result_photos: list[str] = Field(
+        default_factory=list, description="Those of ``photos`` the unit took of its result."
+    )
     version: int = Field(description="Send it back in If-Match to act on this version.")
     created_at: datetime
     updated_at: datetime
@@ -160,6 +163,11 @@ class SubmittedOut(BaseModel):
     tracking_code: str
     citizen_key: str = Field(
         description="Keep it: it opens this and your later reflections (send X-Citizen-Key)."
+    )
+    hotline_pin: str | None = Field(
+        default=None,
+        description="Six digits for an operator to read to the caller with the tracking code "
+        "(opens this reflection on the tracking page; a few wrong tries and it stops working).",
     )
     reflection: ReflectionView
 

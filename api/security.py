@@ -16,7 +16,9 @@
 """
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from reflections.platform.settings import get_settings
 
@@ -27,10 +29,20 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:{tiles}; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+
+
+@lru_cache(maxsize=4)
+def page_policy(tiles_url: str) -> bytes:
+    """The pages' policy: images from us, and the map's tiles from where they are served."""
+    parts = urlsplit(tiles_url)
+    tiles = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
+    return CSP.format(tiles=tiles).encode()
+
+
 _CDN = "https://cdn.jsdelivr.net"
 DOCS_CSP = (
     f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
@@ -50,7 +62,10 @@ CORS_METHODS = frozenset({"GET", "HEAD"})
 def _headers(path: str, https: bool) -> list[tuple[bytes, bytes]]:
     docs = path in DOCS_PATHS or path.startswith("/docs/")
     headers = [
-        (b"content-security-policy", (DOCS_CSP if docs else CSP).encode()),
+        (
+            b"content-security-policy",
+            DOCS_CSP.encode() if docs else page_policy(get_settings().map_tiles_url),
+        ),
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
         (b"referrer-policy", b"same-origin"),

@@ -84,13 +84,16 @@ def reflection_views(
     assignees = _by_id(session, User, {r.assignee_id for r in reflections}) if staff else {}
     decided = public_feed.decisions(session, (r.id for r in reflections)) if staff else {}
     photos: dict[int, list[str]] = {}
+    results: dict[int, list[str]] = {}  # the unit's photos of the result, apart (issue 16)
     ids = [r.id for r in reflections]
-    for reflection_id, sha in session.exec(
-        select(Attachment.reflection_id, Attachment.sha256)
+    for reflection_id, sha, purpose in session.exec(
+        select(Attachment.reflection_id, Attachment.sha256, Attachment.purpose)
         .where(col(Attachment.reflection_id).in_(ids))
         .order_by(col(Attachment.id))
     ):
         photos.setdefault(reflection_id, []).append(sha)
+        if purpose == "result":
+            results.setdefault(reflection_id, []).append(sha)
     views = []
     now = clock.now()
     for r in reflections:
@@ -131,6 +134,7 @@ def reflection_views(
             "rejection_reason": r.rejection_reason,
             "reopen_count": r.reopen_count,
             "photos": photos.get(r.id or 0, []),
+            "result_photos": results.get(r.id or 0, []),
             "version": r.version,
             "created_at": r.created_at,
             "updated_at": r.updated_at,

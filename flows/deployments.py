@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prefect import Flow
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.types.entrypoint import EntrypointType
@@ -24,6 +25,14 @@ class Scheduled:
     deployment: str  # shown in the UI as "<flow name>/<deployment>"
     cron: str  # in TIME_ZONE
     entrypoint: str  # as prefect.yaml names it: a module path, for workers without a checkout
+    # Runs of one deployment at a time, across all workers: a run due while one still runs is
+    # cancelled (the next minute's run does its work), never queued behind it.
+    concurrency: int = 1
+
+    def concurrency_limit(self) -> ConcurrencyLimitConfig:
+        return ConcurrencyLimitConfig(
+            limit=self.concurrency, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+        )
 
     @property
     def full_name(self) -> str:
@@ -56,6 +65,7 @@ def runner_deployments() -> list[RunnerDeployment]:
             schedule=Cron(item.cron, timezone=TIME_ZONE),
             entrypoint_type=EntrypointType.MODULE_PATH,
             tags=["reflections"],
+            concurrency_limit=item.concurrency_limit(),
         )
         assert isinstance(deployment, RunnerDeployment)
         deployments.append(deployment)

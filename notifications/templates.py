@@ -46,6 +46,7 @@ class MessageKind(StrEnum):
     EXTENSION_REQUESTED = "extension_requested"  # to the coordinators, who decide
     STAFF_NOTE = "staff_note"  # a note that asks the coordinators to act
     COORDINATOR_DIGEST = "coordinator_digest"  # results to review, extensions to decide
+    SIGN_IN_CODE = "sign_in_code"  # a citizen's one-time code (issue 16), urgent
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "RateLimited",
+    "TooManyAttempts",
 ]
 
 
@@ -48,3 +49,12 @@ class RateLimited(DomainError):
     def __init__(self, detail: str, retry_after: int, code: str = "rate_limited") -> None:
         self.detail, self.retry_after, self.code = detail, max(1, int(retry_after)), code
         super().__init__(detail)
+
+
+class TooManyAttempts(DomainError):
+    """Too many codes asked for, or too many wrong ones tried (429 with Retry-After); ``code``
+    names the sentence of the catalogues (``error.<code>``)."""
+
+    def __init__(self, reason: str, code: str, retry_after_seconds: int) -> None:
+        self.reason, self.code, self.retry_after_seconds = reason, code, retry_after_seconds
+        super().__init__(reason)

@@ -52,6 +52,7 @@ class LifecycleEvent(StrEnum):
     ESCALATE = "escalate"
     NOTE = "note"  # an internal note between staff: never shown to the citizen
     TAKE = "take"  # a handler takes the task within the unit (personal assignment)
+    ADD_INFO = "add_info"  # the citizen adds information or photos while it is open
 
 
 FINAL_STATES = frozenset({LifecycleState.CONFIRMED, LifecycleState.REJECTED})
@@ -189,6 +190,12 @@ class ReflectionLifecycle(StateChart[_Model]):
     take = awaiting_acceptance.to.itself(
         internal=True, validators="needs_assignee"
     ) | in_progress.to.itself(internal=True, validators="needs_assignee")
+    add_info = (
+        received.to.itself(internal=True, validators="needs_reason")
+        | classified.to.itself(internal=True, validators="needs_reason")
+        | awaiting_acceptance.to.itself(internal=True, validators="needs_reason")
+        | in_progress.to.itself(internal=True, validators="needs_reason")
+    )
 
     # -- guards ---------------------------------------------------------------------------
     def needs_classification(

@@ -85,6 +85,7 @@ def full_input(event: LifecycleEvent, r: Refs, reflection: Reflection) -> EventI
         E.CONFIRM: EventInput(rating=5, comment="Cảm ơn"),
         E.REOPEN: EventInput(reason="đèn lại hỏng"),
         E.NOTE: EventInput(reason="Đã gọi điện cho tổ trưởng dân phố"),
+        E.ADD_INFO: EventInput(reason="Ổ gà rộng thêm sau trận mưa tối qua"),
     }.get(event, EventInput())
 
 
@@ -114,7 +115,7 @@ def actor_for(event: LifecycleEvent, reflection: Reflection) -> Actor:
         if reflection.handling_unit_id is None:
             return Actor(Role.HANDLER)
         return handler_of(reflection)
-    if event in (E.CONFIRM, E.REOPEN):
+    if event in (E.CONFIRM, E.REOPEN, E.ADD_INFO):
         return citizen_of(reflection)
     if event in (E.ESCALATE, E.REMIND):
         return SYSTEM

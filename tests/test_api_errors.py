@@ -77,7 +77,8 @@ def test_event_not_allowed_names_state_and_allowed_events(client: TestClient) ->
     )
     body = assert_problem(response, 409)
     assert body["state"] == "received"
-    assert body["allowed_events"] == ["classify", "reject", "remind", "escalate", "note"]
+    allowed = ["classify", "reject", "remind", "escalate", "note", "add_info"]  # the chart's
+    assert body["allowed_events"] == allowed
     assert "received" in str(body["detail"])
 
 

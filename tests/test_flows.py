@@ -308,6 +308,9 @@ def test_served_deployments_run_on_hue_time() -> None:
         [schedule] = served[item.full_name].schedules or []
         assert isinstance(schedule.schedule, CronSchedule)
         assert (schedule.schedule.cron, schedule.schedule.timezone) == (item.cron, TIME_ZONE)
+        assert served[item.full_name].concurrency_limit == item.concurrency
+        options = served[item.full_name].concurrency_options
+        assert options is not None and options.collision_strategy == "CANCEL_NEW"
 
 
 def test_prefect_yaml_declares_the_same_deployments_for_a_process_pool() -> None:
@@ -320,5 +323,9 @@ def test_prefect_yaml_declares_the_same_deployments_for_a_process_pool() -> None
         assert deployment["name"] == item.deployment
         assert deployment["schedules"] == [{"cron": item.cron, "timezone": TIME_ZONE}]
         assert deployment["work_pool"]["name"] == "reflections-process"
+        assert deployment["concurrency_limit"] == {
+            "limit": item.concurrency,
+            "collision_strategy": "CANCEL_NEW",
+        }
         module, function = item.entrypoint.split(":")
         assert getattr(importlib.import_module(module), function) is item.flow

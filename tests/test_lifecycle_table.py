@@ -38,7 +38,10 @@ for stage in ("awaiting_acceptance", "in_progress"):
         (stage, E.REMIND): stage,
         (stage, E.NOTE): stage,
         (stage, E.TAKE): stage,
+        (stage, E.ADD_INFO): stage,
     }
+# The citizen adds information or photos while it is open (issue 16).
+ALLOWED |= {(state, E.ADD_INFO): state for state in ("received", "classified")}
 # An extension is asked for, and decided, once the unit has accepted (the service's policy).
 for event in (E.REQUEST_EXTENSION, E.GRANT_EXTENSION, E.DENY_EXTENSION):
     ALLOWED[("in_progress", event)] = "in_progress"

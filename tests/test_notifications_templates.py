@@ -41,6 +41,7 @@ CONTEXTS: dict[MessageKind, dict[str, Any]] = {
         "results": [],
         "extensions": [],
     },
+    MessageKind.SIGN_IN_CODE: {"code": "042917", "minutes": 10},
 }
 
 
@@ -76,6 +77,7 @@ def test_every_kind_renders_every_part(kind: MessageKind, language: str) -> None
         MessageKind.DAILY_DIGEST,
         MessageKind.ADMIN_DIGEST,
         MessageKind.COORDINATOR_DIGEST,
+        MessageKind.SIGN_IN_CODE,  # about a contact, not one reflection
     ):
         assert "HUE-0042" in msg.sms and "HUE-0042" in msg.subject and "HUE-0042" in msg.text
 

@@ -12,9 +12,10 @@ from PIL import Image, PngImagePlugin
 from sqlmodel import Session, func, select
 
 from reflections.errors import InvalidInput
-from reflections.lifecycle.attachments import path_of, thumbnail_path_of
 from reflections.lifecycle.photos import MAX_PIXELS, THUMBNAIL_EDGE, clean
 from reflections.models import Attachment, Reflection
+from reflections.platform.db import get_engine
+from reflections.platform.storage import get_store
 from tests.api_helpers import as_citizen
 
 WARD = "46.W19768"
@@ -121,7 +122,13 @@ def test_stored_and_served_without_metadata(client: TestClient) -> None:
     assert response.status_code == 201, response.text
     out = response.json()
     [sha] = out["reflection"]["photos"]
-    assert path_of(sha).exists() and thumbnail_path_of(sha).exists()
+    with Session(get_engine()) as session:
+        row = session.exec(select(Attachment).where(Attachment.sha256 == sha)).first()
+    assert row is not None and row.thumbnail_sha256  # the thumbnail, stored by its own hash
+    store = get_store()
+    assert store.exists(sha) and store.exists(row.thumbnail_sha256)
+    small = Image.open(io.BytesIO(b"".join(store.chunks(row.thumbnail_sha256))))
+    assert small.format == "JPEG" and max(small.size) <= THUMBNAIL_EDGE
     served = client.get(
         f"/api/v1/reflections/{out['tracking_code']}/photos/{sha}",
         headers=as_citizen(out["citizen_key"]),

@@ -43,6 +43,16 @@ def test_hsts_when_the_public_url_is_https(
     assert response.headers["strict-transport-security"].startswith("max-age=31536000")
 
 
+def test_the_map_may_load_its_tiles_and_nothing_else_from_elsewhere(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tiles = "https://tiles.hue.gov.vn:8443/osm/{z}/{x}/{y}.png"
+    monkeypatch.setattr(get_settings(), "map_tiles_url", tiles)
+    policy = client.get("/submit").headers["content-security-policy"]
+    assert "img-src 'self' data: blob: https://tiles.hue.gov.vn:8443;" in policy
+    assert policy.count("tiles.hue.gov.vn") == 1  # images only: no script, style or connect
+
+
 def test_staff_pages_and_personal_data_are_not_stored(client: TestClient) -> None:
     submitted = submit(client)
     code, key = submitted["tracking_code"], submitted["citizen_key"]

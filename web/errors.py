@@ -23,6 +23,7 @@ from reflections.errors import (
     InvalidInput,
     NotFound,
     RateLimited,
+    TooManyAttempts,
 )
 from reflections.organisation.auth import InvalidCredentials
 from reflections.platform.settings import get_settings
@@ -40,6 +41,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (CsrfFailed, 403),
     (EventNotAllowed, 409),
     (Conflict, 409),
+    (TooManyAttempts, 429),
     (GuardFailed, 422),
     (InvalidInput, 422),
     (RequestValidationError, 422),

@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from web import errors
+from web import errors, too_large
 from web.routes import (
     admin_calendar,
     admin_canned,
@@ -18,6 +18,7 @@ from web.routes import (
     console_reflection,
     home,
     public,
+    sign_in,
     stop,
 )
 from web.session import renew_staff_cookie
@@ -27,8 +28,18 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     errors.install(app)
+    too_large.install(app)
     app.middleware("http")(renew_staff_cookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     modules = (home, citizen, console_queue, console, console_reflection, console_actions)
-    for module in (*modules, admin_calendar, admin_canned, admin_lockouts, audit, public, stop):
+    for module in (
+        *modules,
+        admin_calendar,
+        admin_canned,
+        admin_lockouts,
+        audit,
+        public,
+        sign_in,
+        stop,
+    ):
         app.include_router(module.router)

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 
 from api.deps import Caller, SessionDep
-from reflections.actors import Actor
 from reflections.errors import Forbidden
 from reflections.models.enums import Role
 from reflections.organisation.auth import (
@@ -116,14 +115,6 @@ def staff_with_role(*roles: Role) -> Callable[[Caller], Caller]:
         return caller
 
     return check
-
-
-def citizen(request: Request) -> Caller:
-    """A citizen identified by the key their browser keeps; no key opens nothing."""
-    return Caller(Actor.citizen(), citizen_key=request.cookies.get(CITIZEN_COOKIE))
-
-
-CitizenCaller = Annotated[Caller, Depends(citizen)]
 
 
 def set_staff_cookie(response: Response, token: str, lifetime: int) -> None:

@@ -162,6 +162,8 @@ ACTIONS: list[tuple[LifecycleEvent, str, type[_Body], Callable[[Session, Any], E
         lambda s, b: EventInput(rating=b.rating, comment=b.comment),
     ),
     (LifecycleEvent.REOPEN, "reopen", Reason, lambda s, b: EventInput(reason=b.reason)),
+    # the citizen adds information while it is open (issue 16): a history row staff read
+    (LifecycleEvent.ADD_INFO, "information", Reason, lambda s, b: EventInput(reason=b.reason)),
     (LifecycleEvent.ESCALATE, "escalate", OptionalReason, lambda s, b: EventInput(reason=b.reason)),
     (
         LifecycleEvent.NOTE,

@@ -9,16 +9,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep
-from api.lookup import aware
+from api.lookup import aware, stored_photo
 from api.pagination import CursorDep, LimitDep, decode_cursor, encode_cursor
 from api.problems import problem_responses
 from api.schemas import CategoryRef, Page, UnitRef
-from reflections.errors import InvalidInput, NotFound
-from reflections.lifecycle.attachments import path_of
+from reflections.errors import InvalidInput
 from reflections.models.enums import LifecycleState
 from reflections.oversight import public_feed
 from reflections.oversight.public_feed import PublicResult
@@ -150,10 +149,7 @@ def result(session: SessionDep, request: Request, tracking_code: str) -> PublicR
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
-def result_photo(session: SessionDep, tracking_code: str, sha256: str) -> FileResponse:
+def result_photo(session: SessionDep, tracking_code: str, sha256: str) -> Response:
     """A unit's photo of a published result. The citizen's photos are never served here."""
     attachment = public_feed.result_photo(session, tracking_code, sha256)
-    path = path_of(attachment.sha256)
-    if not path.exists():
-        raise NotFound(f"no published result photo {sha256} on {tracking_code}")
-    return FileResponse(path, media_type=attachment.content_type)
+    return stored_photo(attachment, f"no published result photo {sha256} on {tracking_code}")

@@ -29,6 +29,7 @@ from reflections.errors import Forbidden
 from reflections.lifecycle import history, queries
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.intake import Submission, submit
+from reflections.messaging.pins import issue_pin
 from reflections.models import AdministrativeUnit, HandlingUnit, Membership, Reflection, User
 from reflections.models.enums import (
     Channel,
@@ -38,6 +39,7 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
+from reflections.platform import clock
 from reflections.platform.security import hash_secret
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
@@ -107,6 +109,8 @@ def submit_reflection(
     return SubmittedOut(
         tracking_code=reflection.tracking_code,
         citizen_key=submitted.citizen_key,
+        # an operator reads six digits to the caller, not the long key
+        hotline_pin=issue_pin(session, reflection, clock.now()) if staff else None,
         reflection=reflection_view(session, viewer, reflection),
     )
 
@@ -261,7 +265,7 @@ def history_views(
     response_class=FileResponse,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
 )
-def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> FileResponse:
+def photo(session: SessionDep, caller: CallerDep, tracking_code: str, sha256: str) -> Response:
     reflection, _ = open_reflection(session, caller, tracking_code)
     return photo_file(session, reflection, sha256)
 
@@ -306,11 +310,15 @@ def search(
 def my_reflections(
     session: SessionDep, caller: CallerDep, limit: LimitDep = 50, cursor: CursorDep = None
 ) -> Page[ReflectionView]:
-    """A citizen's own reflections (those submitted with their key), newest first."""
+    """A citizen's own reflections, newest first: those submitted with their key, or, signed
+    in by a code, every one made with their contact (also by an operator) or followed."""
     key_hash = caller.citizen_key_hash
-    if key_hash is None:
+    if caller.contact is not None:
+        statement = queries.contact_reflections(caller.contact)
+    elif key_hash is not None:
+        statement = queries.citizen_reflections(key_hash)
+    else:
         raise Forbidden("this lists a citizen's reflections: send X-Citizen-Key")
-    statement = queries.citizen_reflections(key_hash)
     newest = col(Reflection.created_at)
     return reflection_page(
         session, Actor.citizen(), statement, newest, limit, cursor, descending=True

@@ -6,7 +6,16 @@ from typing import Any
 
 import typer
 
-from reflections.cli import backups, calendar, deadlines, outbox, oversight, running, setup
+from reflections.cli import (
+    backups,
+    calendar,
+    deadlines,
+    outbox,
+    oversight,
+    running,
+    setup,
+    storage,
+)
 from reflections.platform.db import DATABASE_FAULTS, describe_failure, masked_url
 
 
@@ -41,6 +50,7 @@ app.add_typer(oversight.export_app, name="export")
 app.add_typer(oversight.audit_app, name="audit")
 app.command("backup")(backups.backup_command)
 app.command("restore")(backups.restore_command)
+app.add_typer(storage.storage_app, name="storage")
 
 if __name__ == "__main__":
     app()

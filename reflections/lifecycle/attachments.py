@@ -1,12 +1,10 @@
 """Photos: type sniffed from the bytes, size-limited, decoded and encoded again (only pixels
-kept, see :mod:`reflections.lifecycle.photos`), stored under the clean file's SHA-256 with a
-thumbnail next to it."""
+kept, see :mod:`reflections.lifecycle.photos`), stored under the clean file's SHA-256, and a
+thumbnail stored under its own."""
 
 import hashlib
-import os
-import tempfile
+import io
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlmodel import Session
 
@@ -15,6 +13,7 @@ from reflections.lifecycle import photos as photos_module
 from reflections.models import Attachment
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
+from reflections.platform.storage import get_store
 
 # Magic numbers of the formats phones produce; the declared content type is not trusted.
 _SIGNATURES: list[tuple[bytes, int, str]] = [
@@ -81,25 +80,20 @@ def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto
     return checked
 
 
-def path_of(sha256: str) -> Path:
-    return get_settings().attachments_dir / sha256[:2] / sha256
-
-
-def thumbnail_path_of(sha256: str) -> Path:
-    """The JPEG thumbnail of the photo stored under ``sha256``."""
-    return get_settings().attachments_dir / sha256[:2] / f"{sha256}.thumb.jpg"
-
-
 def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], purpose: str) -> None:
-    """Write the files (once per content) and their rows; the caller commits."""
+    """Write the files (once per content, to the configured store) and their rows; the caller
+    commits."""
+    store = get_store()
     seen: set[str] = set()
     for checked in photos:
         if checked.sha256 in seen:
             continue
         seen.add(checked.sha256)
-        _write_once(path_of(checked.sha256), checked.photo.content)
-        if checked.thumbnail:
-            _write_once(thumbnail_path_of(checked.sha256), checked.thumbnail)
+        store.put(checked.sha256, io.BytesIO(checked.photo.content))
+        thumbnail_sha256 = None
+        if checked.thumbnail:  # content-addressed like the photo, so the store verifies it too
+            thumbnail_sha256 = hashlib.sha256(checked.thumbnail).hexdigest()
+            store.put(thumbnail_sha256, io.BytesIO(checked.thumbnail))
         session.add(
             Attachment(
                 reflection_id=reflection_id,
@@ -108,15 +102,7 @@ def attach(session: Session, reflection_id: int, photos: list[CheckedPhoto], pur
                 content_type=checked.content_type,
                 size_bytes=len(checked.photo.content),
                 original_name=(checked.photo.filename or "")[:255] or None,
+                thumbnail_sha256=thumbnail_sha256,
                 created_at=clock.now(),
             )
         )
-
-
-def _write_once(path: Path, content: bytes) -> None:
-    if path.exists():
-        return  # same name, same bytes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-        handle.write(content)
-    os.replace(handle.name, path)

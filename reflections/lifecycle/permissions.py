@@ -29,6 +29,7 @@ EVENT_ROLES: dict[E, frozenset[R]] = {
     E.ESCALATE: frozenset({R.SYSTEM, R.SUPERVISOR}),
     E.NOTE: frozenset({R.COORDINATOR, R.HANDLER, R.SUPERVISOR}),  # internal, between staff
     E.TAKE: frozenset({R.HANDLER}),  # personal assignment within the unit
+    E.ADD_INFO: frozenset({R.CITIZEN}),  # more words or photos while it is open (issue 16)
 }
 # Supervisors classify and assign only reflections escalated to their own area (an IOC
 # leader unblocking what the coordinators left waiting).

@@ -8,7 +8,8 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from reflections.actors import Actor
-from reflections.models import Category, HandlingUnit, Reflection
+from reflections.messaging.sign_in import Contact, reporter_clause
+from reflections.models import Category, Follower, HandlingUnit, Reflection, Reporter
 from reflections.models.enums import AssignmentStage, LifecycleState, Priority
 from reflections.models.types import UTCDateTime
 from reflections.organisation.visibility import visible_clause
@@ -116,3 +117,30 @@ def handler_inbox(actor: Actor) -> SelectOfScalar[Reflection]:
 
 def citizen_reflections(key_hash: str) -> SelectOfScalar[Reflection]:
     return select(Reflection).where(Reflection.secret_hash == key_hash)
+
+
+def _contact_reporters(contact: Contact) -> SelectOfScalar[int | None]:
+    return select(col(Reporter.id)).where(reporter_clause(contact))
+
+
+def contact_reflections(contact: Contact) -> SelectOfScalar[Reflection]:
+    """Every reflection made with this contact (on any device, or by an operator for them),
+    and those its reporters follow."""
+    reporters = _contact_reporters(contact)
+    followed = select(Follower.reflection_id).where(col(Follower.reporter_id).in_(reporters))
+    return select(Reflection).where(
+        or_(col(Reflection.reporter_id).in_(reporters), col(Reflection.id).in_(followed))
+    )
+
+
+def contact_opens(session: Session, contact: Contact, reflection: Reflection) -> bool:
+    mine = contact_reflections(contact).where(Reflection.id == reflection.id)
+    return session.exec(mine).first() is not None
+
+
+def contact_owns(session: Session, contact: Contact, reflection: Reflection) -> bool:
+    """Whether the reflection was made with this contact (not merely followed)."""
+    if reflection.reporter_id is None:
+        return False
+    mine = _contact_reporters(contact).where(Reporter.id == reflection.reporter_id)
+    return session.exec(mine).first() is not None

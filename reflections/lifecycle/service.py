@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from reflections.actors import Actor
 from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
-from reflections.lifecycle import attachments, history, step_records
+from reflections.lifecycle import attachments, followers, history, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.checks import (
     NOTIFY_COORDINATORS,
@@ -122,7 +122,7 @@ def _apply(
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
     check_references(session, event, reflection, data, actor)
     data = with_duplicate_reason(session, event, reflection, data)
-    if data.photos and event is not LifecycleEvent.PROCESS:
+    if data.photos and event not in (LifecycleEvent.PROCESS, LifecycleEvent.ADD_INFO):
         raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
     photos = attachments.check(data.photos)
     now = clock.now()
@@ -161,7 +161,8 @@ def _apply(
         occurred_at=now,
     )
     history.append(session, row, prev_hash)
-    attachments.attach(session, reflection_id, photos, purpose="result")
+    purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
+    attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
     outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
     session.flush()
@@ -203,6 +204,7 @@ def _apply_effects(
             original = session.get(Reflection, data.duplicate_of_id)
             assert original is not None  # checked by _with_duplicate_reason
             payload = {"duplicate_of": original.tracking_code}
+            followers.merged_into(session, reflection, original, now)  # hears of the original
     elif event in (E.ASSIGN, E.REASSIGN):
         payload = {
             "from_unit_id": reflection.handling_unit_id,
@@ -243,6 +245,8 @@ def _apply_effects(
         payload = {"assignee_user_id": data.assignee_user_id}
     elif event is E.NOTE:
         payload = {"notify": data.notify}
+    elif event is E.ADD_INFO:
+        payload = {"photos": [photo.filename or "" for photo in data.photos]}
     elif event is E.ESCALATE:
         reflection.escalated_at = now
         reflection.escalation_level += 1

@@ -127,11 +127,12 @@ def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, 
 def _message(row: OutboxMessage) -> Message:
     rendered = render(row.kind, row.language, row.context)
     sms = row.channel == "sms"
+    brand = get_settings().sms_brand.strip()  # "[Hue-S]": an SMS says who sends it (issue 16)
     return Message(
         channel=cast(ChannelName, row.channel if row.channel in ("sms", "email") else "email"),
         recipient=row.recipient,
         language=rendered.language,
-        text=rendered.sms if sms else rendered.text,
+        text=(f"{brand} {rendered.sms}" if brand else rendered.sms) if sms else rendered.text,
         idempotency_key=row.idempotency_key,
         subject="" if sms else rendered.subject,
         html=None if sms else rendered.html,

@@ -21,9 +21,11 @@ from notifications import (
     format_local,
 )
 from reflections.messaging import contact_limits, opt_out
+from reflections.messaging.links import citizen_link
 from reflections.models import (
     AdministrativeUnit,
     AdminWarning,
+    Follower,
     HandlingUnit,
     Membership,
     OutboxMessage,
@@ -81,6 +83,7 @@ def enqueue_for_event(
             if contact_limits.stopped(session, recipient.channel, recipient.address):
                 continue  # the contact followed a stop link
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
+            context["link_url"] = citizen_link(reflection, now)  # opens without typing
             rows.append(_citizen_row(session, reflection, kind, recipient, context, now))
     staff_kind, staff = _staff_message(session, reflection, event, payload)
     for recipient in staff:
@@ -234,10 +237,24 @@ def new_message(
 
 def _citizen_recipients(session: Session, reflection: Reflection) -> list[Recipient]:
     """The reporter's chosen channels; with no choice, every contact they left. A reflection
-    submitted without contact (anonymous), or by a reporter who opted out, gets nothing."""
-    if reflection.reporter_id is None:
-        return []
-    reporter = session.get(Reporter, reflection.reporter_id)
+    submitted without contact (anonymous), or by a reporter who opted out, gets nothing.
+    Followers (a merged duplicate's reporter: issue 16) hear of it the same way, once per
+    address."""
+    following = session.exec(
+        select(Follower.reporter_id)
+        .where(Follower.reflection_id == reflection.id)
+        .order_by(col(Follower.id))
+    ).all()
+    ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
+    found: dict[tuple[str, str], Recipient] = {}
+    for reporter_id in ids:
+        for recipient in _reporter_recipients(session, reporter_id):
+            found.setdefault((recipient.channel, recipient.address), recipient)
+    return list(found.values())
+
+
+def _reporter_recipients(session: Session, reporter_id: int | None) -> list[Recipient]:
+    reporter = session.get(Reporter, reporter_id) if reporter_id is not None else None
     if reporter is None or reporter.opted_out:
         return []
     contacts = {"sms": reporter.phone_e164, "email": reporter.email}

@@ -9,6 +9,13 @@ from reflections.models.abuse import (
 from reflections.models.audit import AuditAnchor, PersonalDataAccess
 from reflections.models.calendar import CalendarDay
 from reflections.models.canned import CannedText
+from reflections.models.citizens import (
+    CitizenSession,
+    Follower,
+    ReflectionPin,
+    SignInCode,
+    StagedPhoto,
+)
 from reflections.models.drills import DrillCopy
 from reflections.models.operations import IdempotencyRecord
 from reflections.models.organisation import (
@@ -34,8 +41,10 @@ __all__ = [
     "CalendarDay",
     "CannedText",
     "Category",
+    "CitizenSession",
     "ContactOptOut",
     "DrillCopy",
+    "Follower",
     "HandlingUnit",
     "HistoryEvent",
     "IdempotencyRecord",
@@ -44,12 +53,15 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "PersonalDataAccess",
-    "PublicationDecision",
     "ProvenContact",
+    "PublicationDecision",
     "RateLimitCounter",
     "Reflection",
+    "ReflectionPin",
     "Reporter",
     "RoutingRule",
+    "SignInCode",
+    "StagedPhoto",
     "StepPolicy",
     "StepRecord",
     "User",

@@ -126,6 +126,9 @@ class Attachment(SQLModel, table=True):
     content_type: str = Field(max_length=64)
     size_bytes: int
     original_name: str | None = Field(default=None, max_length=255)
+    thumbnail_sha256: str | None = Field(
+        default=None, max_length=64, description="the small JPEG for lists, stored by its hash"
+    )
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

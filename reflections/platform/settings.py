@@ -196,6 +196,55 @@ class Settings(BaseSettings):
             )
         return value
 
+    # Issue 19: photos in object storage (README "Deploying for a province or the nation").
+    storage_url: str | None = Field(
+        default=None,
+        description="Where photos live: s3://bucket/prefix, or a folder; unset: attachments_dir.",
+    )
+    storage_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (MinIO, Ceph...); unset: AWS."
+    )
+    storage_region: str | None = Field(default=None, description="The bucket's region.")
+    storage_access_key_id: str | None = Field(
+        default=None, description="Unset: boto3's usual chain (environment, instance role)."
+    )
+    storage_secret_access_key: SecretStr | None = None
+    storage_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="path for most self-hosted S3 servers."
+    )
+    storage_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Connect and read timeout of one bucket request."
+    )
+
+    # Issue 16: citizens sign in by a one-time code; links in messages open the page.
+    sign_in_code_minutes: int = Field(default=10, gt=0, description="A sign-in code's life.")
+    sign_in_code_tries: int = Field(default=5, gt=0, description="Wrong codes before it dies.")
+    sign_in_codes_per_hour: int = Field(
+        default=3, gt=0, description="Codes sent to one contact in an hour."
+    )
+    sign_in_codes_per_hour_per_client: int = Field(
+        default=20, gt=0, description="Codes one IP address may ask for in an hour."
+    )
+    citizen_session_days: int = Field(
+        default=30, gt=0, description="How long a device stays signed in by a code."
+    )
+    link_token_days: int = Field(
+        default=30, gt=0, description="How long the signed link in a citizen's message opens."
+    )
+    hotline_pin_tries: int = Field(
+        default=5, gt=0, description="Wrong PINs before a hotline PIN stops working."
+    )
+    map_tiles_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Map tiles ({z}/{x}/{y}); the pages load them from here.",
+    )
+    map_attribution: str = Field(
+        default="© OpenStreetMap contributors", description="Shown on the map, as tiles require."
+    )
+    sms_brand: str = Field(
+        default="", description='Put before every SMS, e.g. "[Hue-S]" (empty: nothing).'
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -22,7 +22,7 @@ from api.lookup import open_reflection, photo_file
 from api.schemas import ReflectionView
 from api.views import reflection_view
 from reflections.actors import Actor
-from reflections.lifecycle import duplicates, history, publication, worklists
+from reflections.lifecycle import duplicates, followers, history, publication, worklists
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -133,6 +133,7 @@ def render_reflection(
         "next_code": _next(session, reflection, queue_query) if queue_query else None,
         "back": back or _default_back(actor, queue_query),
         "assignee_name": _assignee(session, reflection),
+        "reported_by": followers.reported_by(session, reflection),
         "me": caller.user.id if caller.user else None,
         "may_publish": actor.role in publication.DECIDERS,
         **_action_context(session, actor, reflection, view, t, rows),

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from api.abuse import client_address
 from api.deps import Caller, SessionDep
 from reflections.errors import RateLimited
+from reflections.messaging import links
 from reflections.models import Reflection, User
 from reflections.organisation.auth import (
     InvalidCredentials,
@@ -19,7 +20,9 @@ from reflections.organisation.auth import (
     issue_token,
     log_in,
 )
+from reflections.platform import clock
 from web import forms
+from web.citizen_access import remember_grant
 from web.console_forms import ACTIONS
 from web.errors import rate_limit_sentence
 from web.i18n import language_of
@@ -163,11 +166,21 @@ def logout(session: SessionDep, caller: OptionalStaff) -> Response:
 
 
 @router.get("/r/{tracking_code}")
-def message_link(tracking_code: str, caller: OptionalStaff) -> Response:
-    """The link in every notification: staff land on their page of it, citizens on tracking."""
+def message_link(
+    request: Request, tracking_code: str, caller: OptionalStaff, t: str = ""
+) -> Response:
+    """The link in every notification: staff land on their page of it, citizens on tracking.
+    A citizen's link carries a signed token (``t``): it opens the page with nothing to type,
+    and keeps it open on this browser until the token expires."""
     code = tracking_code.upper()
-    target = f"/console/reflections/{code}" if caller else f"/track/{code}"
-    return RedirectResponse(target, 303)
+    if caller:
+        return RedirectResponse(f"/console/reflections/{code}", 303)
+    response = RedirectResponse(f"/track/{code}", 303)
+    if t and links.opens(t, code, clock.now()):
+        remember_grant(request, response, code, t)
+    elif t:  # expired or altered: opens if something else does, else the form says why
+        response = RedirectResponse(f"/track/{code}?expired=1", 303)
+    return response
 
 
 @router.get("/console")

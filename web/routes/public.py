@@ -8,12 +8,11 @@ from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from api.deps import SessionDep
+from api.lookup import stored_photo
 from api.pagination import CursorDep, decode_cursor, encode_cursor
-from reflections.errors import NotFound
-from reflections.lifecycle.attachments import path_of, thumbnail_path_of
 from reflections.models.enums import Language
 from reflections.oversight import public_feed
 from web import forms
@@ -65,21 +64,16 @@ def result(
 
 
 @router.get("/results/{tracking_code}/photos/{sha256}")
-def result_photo(session: SessionDep, tracking_code: str, sha256: str) -> FileResponse:
+def result_photo(session: SessionDep, tracking_code: str, sha256: str) -> Response:
     """A unit's photo of a published result; never the citizen's photos."""
     attachment = public_feed.result_photo(session, tracking_code, sha256)
-    path = path_of(attachment.sha256)
-    if not path.exists():
-        raise NotFound(f"no published result photo {sha256} on {tracking_code}")
-    return FileResponse(path, media_type=attachment.content_type)
+    return stored_photo(attachment, f"no published result photo {sha256} on {tracking_code}")
 
 
 @router.get("/results/{tracking_code}/photos/{sha256}/thumbnail")
-def result_thumbnail(session: SessionDep, tracking_code: str, sha256: str) -> FileResponse:
+def result_thumbnail(session: SessionDep, tracking_code: str, sha256: str) -> Response:
     """The small JPEG of a result photo, for lists; the photo itself when it was stored before
     thumbnails were made."""
     attachment = public_feed.result_photo(session, tracking_code, sha256)
-    small = thumbnail_path_of(attachment.sha256)
-    if small.exists():
-        return FileResponse(small, media_type="image/jpeg")
-    return result_photo(session, tracking_code, sha256)
+    missing = f"no published result photo {sha256} on {tracking_code}"
+    return stored_photo(attachment, missing, thumbnail=True)

@@ -1,0 +1,86 @@
+"""The map on the submit form (issue 16), in Chromium on a phone: Leaflet served by us, tiles
+from ``REFLECTIONS_MAP_TILES_URL`` (here a local tile stub: a thread serving one green PNG for
+every tile and counting the requests), tapping places the pin and fills the coordinates."""
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from reflections.platform.settings import get_settings
+from tests.browser.accessibility import assert_accessible
+from tests.browser.conftest import Camera
+from tests.browser.test_lifecycle_in_browser import _png
+
+TILE = _png(256, 256)
+
+
+class _Tiles(BaseHTTPRequestHandler):
+    served: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        _Tiles.served.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(TILE)))
+        self.end_headers()
+        self.wfile.write(TILE)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tile_stub(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)  # a port the system picks
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/tiles/{{z}}/{{x}}/{{y}}.png"
+    monkeypatch.setattr(get_settings(), "map_tiles_url", url)
+    _Tiles.served = []
+    yield _Tiles.served
+    server.shutdown()
+
+
+def test_tapping_the_map_places_the_pin_and_fills_the_coordinates(
+    chromium: Browser, live_url: str, camera: Camera, tile_stub: list[str]
+) -> None:
+    context = chromium.new_context(
+        base_url=live_url, viewport={"width": 412, "height": 915}, locale="vi-VN"
+    )
+    page = context.new_page()
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            outside.append(r.url)
+            if not r.url.startswith((live_url, "http://127.0.0.1:", "data:"))
+            else None
+        ),
+    )
+    page.goto("/submit")
+    box = page.locator("[data-map]")
+    expect(box).to_be_visible()
+    expect(page.locator(".leaflet-tile-loaded").first).to_be_visible()
+    assert tile_stub and all(path.startswith("/tiles/") for path in tile_stub)
+    box.scroll_into_view_if_needed()
+    area = box.bounding_box()
+    assert area is not None
+    page.mouse.click(area["x"] + area["width"] / 2 + 40, area["y"] + area["height"] / 2 - 30)
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    lat = float(page.get_by_label("Vĩ độ").input_value())
+    lng = float(page.get_by_label("Kinh độ").input_value())
+    assert 16.45 < lat < 16.48 and 107.58 < lng < 107.60  # near the centre of Huế, north-east
+    assert lat > 16.4637 and lng > 107.5909
+    camera.shoot(page, "journey-map-pin")
+    assert_accessible(page)
+    assert outside == [], f"loaded from elsewhere: {outside}"  # no CDN
+    # typed coordinates move the pin
+    page.get_by_label("Vĩ độ").fill("16.4700")
+    page.get_by_label("Kinh độ").fill("107.5800")
+    page.get_by_label("Kinh độ").press("Tab")
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    context.close()
