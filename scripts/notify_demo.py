@@ -75,7 +75,7 @@ def main() -> None:
     prism, prism_url = start_prism(OUT / "prism.log")
     env = {
         **os.environ,
-        "REFLECTIONS_DATABASE_URL": f"sqlite:///{OUT / 'reflections.platform.db'}",
+        "REFLECTIONS_DATABASE_URL": f"sqlite:///{OUT / 'reflections.db'}",
         "REFLECTIONS_DEMO_PASSWORD": os.environ.get("REFLECTIONS_DEMO_PASSWORD", "demo-password"),
         "REFLECTIONS_SMTP_HOST": "127.0.0.1",
         "REFLECTIONS_SMTP_PORT": str(smtp.port),

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from limits import parse
 from limits.storage import storage_from_string
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.rate_limits import DatabaseStorage, limiter
@@ -18,6 +19,7 @@ from reflections.messaging.contact_proofs import is_proven, mark_proven
 from reflections.models import OutboxMessage, OutboxStatus, Reporter
 from reflections.organisation.auth import create_api_key
 from reflections.platform import clock
+from reflections.platform.settings import Settings
 from tests.abuse_helpers import (
     Limits,
     body,
@@ -238,6 +240,16 @@ def test_the_first_message_carries_a_stop_link_that_works_without_a_key(
     )
 
 
+def test_database_counters_need_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite a request holds the one write lock from its first write: counters written on a
+    connection of their own would wait for it. The setting is refused at start, by name."""
+    monkeypatch.setenv("REFLECTIONS_DATABASE_URL", "sqlite:///var/refused.db")
+    monkeypatch.setenv("REFLECTIONS_RATE_LIMIT_STORAGE", "database://")
+    with pytest.raises(ValidationError, match="RATE_LIMIT_STORAGE=database:// needs PostgreSQL"):
+        Settings()
+
+
+@pytest.mark.postgres
 def test_database_counters_are_shared_by_two_api_processes(
     tmp_path: Path, session: Session, database_url: str
 ) -> None:
@@ -270,7 +282,12 @@ NO_REDIS = pytest.mark.skipif(not _redis_running(), reason="no Redis on 127.0.0.
 
 
 @pytest.mark.parametrize(
-    "storage", ["memory://", "database://", pytest.param(REDIS, marks=NO_REDIS)]
+    "storage",
+    [
+        "memory://",
+        pytest.param("database://", marks=pytest.mark.postgres),
+        pytest.param(REDIS, marks=NO_REDIS),
+    ],
 )
 def test_a_refused_try_counts_nothing(storage: str, app: FastAPI, limits_on: Limits) -> None:
     limits_on(rate_limit_storage=storage, submissions_per_ip="2/hour;3/day")

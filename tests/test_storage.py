@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from reflections.cli import app as cli
+from reflections.lifecycle.photos import clean
 from reflections.platform.settings import get_settings
 from reflections.platform.storage import (
     BucketStore,
@@ -24,6 +25,7 @@ from reflections.platform.storage import (
     verify,
 )
 from tests.api_helpers import as_citizen
+from tests.images import stored_sha, unique_png
 from tests.s3_peer import S3Server, moto_server
 from tests.test_api_errors import PNG, assert_problem
 
@@ -68,20 +70,20 @@ def _submit(client: TestClient, photo: bytes) -> dict[str, object]:
 def test_photos_go_to_the_bucket_and_are_served_only_to_who_may_see_them(
     client: TestClient, s3: S3Server, in_bucket: str
 ) -> None:
-    photo = _photo(in_bucket)
-    sha = hashlib.sha256(photo).hexdigest()
+    photo = unique_png()
+    sha, clean_bytes = stored_sha(photo), clean(photo).content  # stored as re-encoded
     out = _submit(client, photo)
     code, key = out["tracking_code"], out["citizen_key"]
     assert isinstance(code, str) and isinstance(key, str)
 
     stored = s3.client().get_object(Bucket="photos", Key=f"{in_bucket}/{sha[:2]}/{sha}")
-    assert stored["Body"].read() == photo  # in the bucket, under its SHA-256
+    assert stored["Body"].read() == clean_bytes  # in the bucket, under its SHA-256
     assert not FolderStore(get_settings().attachments_dir).exists(sha)  # and not on this disk
 
     served = client.get(f"/api/v1/reflections/{code}/photos/{sha}", headers=as_citizen(key))
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/png"
-    assert served.content == photo
+    assert served.content == clean_bytes
     refused = client.get(f"/api/v1/reflections/{code}/photos/{sha}", headers=as_citizen("x" * 20))
     assert_problem(refused, 404)  # proxied reads keep the access rules; the bucket is private
 
@@ -89,8 +91,8 @@ def test_photos_go_to_the_bucket_and_are_served_only_to_who_may_see_them(
 def test_an_object_missing_from_the_bucket_is_a_404_not_a_500(
     client: TestClient, s3: S3Server, in_bucket: str
 ) -> None:
-    photo = _photo(in_bucket)
-    sha = hashlib.sha256(photo).hexdigest()
+    photo = unique_png()
+    sha = stored_sha(photo)
     out = _submit(client, photo)
     s3.client().delete_object(Bucket="photos", Key=f"{in_bucket}/{sha[:2]}/{sha}")
     served = client.get(

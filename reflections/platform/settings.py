@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = Field(
-        default=f"sqlite:///{DEFAULT_VAR_DIR / 'reflections.platform.db'}",
+        default=f"sqlite:///{DEFAULT_VAR_DIR / 'reflections.db'}",
         description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://user@host/db.",
     )
     sql_echo: bool = False
@@ -184,6 +184,20 @@ class Settings(BaseSettings):
     citizen_cookie_days: int = Field(
         default=30, gt=0, description="How long a browser keeps the citizen's key."
     )
+
+    @model_validator(mode="after")
+    def _counters_where_they_can_be_written(self) -> "Settings":
+        """SQLite has one write lock, which a request holds from its first write (an
+        Idempotency-Key's row): counters written on a connection of their own would wait for it
+        until the request gave up. Shared counters need PostgreSQL or Redis."""
+        if self.rate_limit_storage.startswith("database://") and self.database_url.startswith(
+            "sqlite"
+        ):
+            raise ValueError(
+                "REFLECTIONS_RATE_LIMIT_STORAGE=database:// needs PostgreSQL; on SQLite use "
+                "memory:// (one process) or redis://host:port"
+            )
+        return self
 
     @field_validator("jwt_secret")
     @classmethod

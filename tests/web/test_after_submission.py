@@ -2,8 +2,6 @@
 citizen's; the page asks "was it fixed?" before the rating, and "no" leads to reopening."""
 
 import re
-import struct
-import zlib
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -11,6 +9,7 @@ from sqlmodel import Session, select
 
 from reflections.models import Attachment, Reflection
 from tests.api_helpers import as_citizen, as_user, submit
+from tests.images import unique_png
 from tests.test_citizen_sign_in import new_phone
 from tests.web.pages import log_in, new_browser, post_form, text_of
 from tests.web.test_citizen_pages import FORM, PNG, WARD, submit_form
@@ -44,7 +43,7 @@ def test_result_photos_are_apart_and_the_page_asks_whether_it_was_fixed(
     done = client.post(
         f"/api/v1/reflections/{code}/process/with-photos",
         data={"result": "Đã dọn sạch"},
-        files=[("photos", ("sau.png", _other_png(), "image/png"))],
+        files=[("photos", ("sau.png", unique_png(), "image/png"))],
         headers=handler,
     )
     assert done.status_code == 200, done.text
@@ -61,13 +60,6 @@ def test_result_photos_are_apart_and_the_page_asks_whether_it_was_fixed(
     assert 'href="#reopen-heading"' in page and 'id="reopen-heading"' in page
 
 
-def _other_png() -> bytes:
-    """Another valid PNG (a text chunk added), so the result photo is a file of its own."""
-    body = b"tEXtComment\0after"
-    chunk = struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
-    return PNG[:33] + chunk + PNG[33:]
-
-
 def test_the_citizen_adds_information_and_a_photo_the_handler_reads(
     app: FastAPI, browser: TestClient, client: TestClient, session: Session
 ) -> None:
@@ -82,7 +74,7 @@ def test_the_citizen_adds_information_and_a_photo_the_handler_reads(
         ).is_success
     page = browser.get(f"/track/{code}").text
     assert "Bổ sung thông tin hoặc ảnh" in page
-    files = [("photos", ("them.png", _other_png(), "image/png"))]
+    files = [("photos", ("them.png", unique_png(), "image/png"))]
     added = post_form(
         browser, f"/track/{code}/add-info", {"text": "Ổ gà rộng thêm sau mưa"}, files=files
     )
