@@ -2,7 +2,7 @@
 a step, and every processed reflection, reads its policy, and a query each time was a tenth of
 a transition's cost.
 
-The table is small and rarely changes. A change flushed through the ORM in this process drops
+The table is small and rarely changes. A policy row written through the ORM in this process drops
 the copy at once (and again at commit or rollback, so an uncommitted change never stays
 cached); other processes read the table again after ``policy_refresh_seconds``, so a change
 made by an administrator applies everywhere within that time.
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import UOWTransaction
-from sqlmodel import Session, select
+from sqlalchemy.orm import object_session
+from sqlmodel import Session, col
 
 from reflections.models import StepPolicy
 from reflections.models.enums import Priority
@@ -52,15 +53,22 @@ def _database(session: OrmSession) -> str:
 
 
 def _load(session: Session) -> _Snapshot:
+    # Columns, not entities: rows already in the session's identity map would come back as
+    # they were loaded, not as the table holds them now.
+    statement = sa_select(
+        col(StepPolicy.category_id),
+        col(StepPolicy.priority),
+        col(StepPolicy.classify_minutes),
+        col(StepPolicy.accept_minutes),
+        col(StepPolicy.process_minutes),
+        col(StepPolicy.confirm_window_minutes),
+        col(StepPolicy.around_the_clock),
+    )
     policies = {
-        (row.category_id, Priority(row.priority)): Policy(
-            classify_minutes=row.classify_minutes,
-            accept_minutes=row.accept_minutes,
-            process_minutes=row.process_minutes,
-            confirm_window_minutes=row.confirm_window_minutes,
-            around_the_clock=row.around_the_clock,
+        (category_id, Priority(priority)): Policy(classify, accept, process, window, around)
+        for category_id, priority, classify, accept, process, window, around in session.execute(
+            statement
         )
-        for row in session.exec(select(StepPolicy))
     }
     return _Snapshot(time.monotonic(), policies)
 
@@ -92,12 +100,15 @@ def invalidate(session: OrmSession | None = None) -> None:
             _snapshots.pop(_database(session), None)
 
 
-@event.listens_for(OrmSession, "after_flush")
-def _after_flush(session: OrmSession, _flush: UOWTransaction) -> None:
-    changed = (*session.new, *session.dirty, *session.deleted)
-    if any(isinstance(row, StepPolicy) for row in changed):
+def _changed(_mapper: Any, _connection: Any, row: StepPolicy) -> None:
+    session = object_session(row)
+    if session is not None:
         session.info[_TOUCHED] = True
         invalidate(session)
+
+
+for _kind in ("after_insert", "after_update", "after_delete"):
+    event.listen(StepPolicy, _kind, _changed)
 
 
 def _transaction_ended(session: OrmSession, *_args: Any) -> None:
