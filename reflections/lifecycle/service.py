@@ -36,7 +36,7 @@ from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
 from reflections.timekeeping.deadlines import Step
 from reflections.timekeeping.policies import confirmation_window
-from statemachines import fire
+from statemachines.memo import fire  # the chart, its decided cases remembered (issue 18)
 
 
 @dataclass(frozen=True)
