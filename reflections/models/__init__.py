@@ -15,6 +15,7 @@ from reflections.models.organisation import (
 from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
+from reflections.models.report_summary import ReportCell, ReportMonth, ReportStepCell
 from reflections.models.reporting import StepRecord
 from reflections.models.warnings import AdminWarning
 
@@ -36,6 +37,9 @@ __all__ = [
     "OutboxStatus",
     "PersonalDataAccess",
     "Reflection",
+    "ReportCell",
+    "ReportMonth",
+    "ReportStepCell",
     "Reporter",
     "RoutingRule",
     "StepPolicy",
