@@ -23,6 +23,7 @@ from reflections.models import (
     HandlingUnit,
     HistoryEvent,
     Reflection,
+    ReportMonth,
     StepRecord,
 )
 from reflections.models.enums import (
@@ -208,3 +209,17 @@ def test_a_change_falls_back_to_the_sql_until_the_refresh(
         live, summary = _both(session, query, None)
         assert summary == live
         assert read_from_summaries == [1, 1]
+
+
+def test_the_flow_rebuilds_what_changed_and_then_nothing(
+    prefect_harness: None, database_url: str
+) -> None:
+    import asyncio
+
+    from flows.reports import refresh_report_summaries
+
+    first = asyncio.run(refresh_report_summaries())
+    with Session(get_engine(database_url)) as session:
+        summarised = set(session.scalars(select(col(ReportMonth.month))))
+    assert set(first["months"]) <= summarised
+    assert asyncio.run(refresh_report_summaries()) == {"months": []}

@@ -8,8 +8,8 @@ version, every submission the count). :func:`covers` recomputes the fingerprints
 report's months (one aggregate over the reflections, no history, no step records) and the
 report reads the summaries only when every month matches; otherwise it runs the statements of
 :mod:`reflections.oversight.reports` as before. So a report is never stale: a changed month
-answers as fast as before until the next refresh (the ``report-summaries`` flow, every
-``report_refresh_minutes``), and a settled one at once. ``open_overdue`` depends on the hour,
+answers as fast as before until the next refresh (the ``report-summaries`` flow, every ten
+minutes), and a settled one at once. ``open_overdue`` depends on the hour,
 so it is always counted from the open reflections themselves.
 
 **Rebuilding** a month reuses the report's own statements at the finest grouping (unit,
@@ -231,6 +231,9 @@ def _month_scope(month: Month, offset: timedelta, now: datetime) -> _Scope:
 
 def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Fingerprint) -> None:
     name = str(month)
+    # The month's row first: a concurrent rebuild of the same month waits on it, then fails
+    # (PostgreSQL's REPEATABLE READ, or the primary key) and rolls back, leaving no duplicates.
+    session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
     session.execute(delete(ReportCell).where(col(ReportCell.month) == name))
     session.execute(delete(ReportStepCell).where(col(ReportStepCell.month) == name))
     facts = _reflection_statement(scope).subquery("facts")
@@ -282,12 +285,12 @@ def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Finger
             ),
         )
     )
-    row = session.get(ReportMonth, name)
-    if row is None:
-        row = ReportMonth(month=name, reflections=0, versions=0, refreshed_at=clock.now())
-    row.reflections, row.versions = fingerprint
-    row.refreshed_at = clock.now()
-    session.add(row)
+    reflections, versions = fingerprint
+    session.add(
+        ReportMonth(
+            month=name, reflections=reflections, versions=versions, refreshed_at=clock.now()
+        )
+    )
 
 
 def refresh(session: Session, limit: int | None = None) -> list[str]:
