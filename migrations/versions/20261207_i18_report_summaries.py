@@ -32,6 +32,10 @@ _CELL_COUNTS = (
 )
 
 
+def _bytewise(length: int) -> sa.String:
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+
 def upgrade() -> None:
     op.create_table(
         "report_months",
@@ -46,7 +50,7 @@ def upgrade() -> None:
     op.create_table(
         "report_cells",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("month", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("month", _bytewise(7), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("category_id", sa.Integer(), nullable=True),
         *(sa.Column(name, sa.Integer(), nullable=False) for name in _CELL_COUNTS),
@@ -56,10 +60,10 @@ def upgrade() -> None:
     op.create_table(
         "report_step_cells",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("month", sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+        sa.Column("month", _bytewise(7), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=True),
         sa.Column("category_id", sa.Integer(), nullable=True),
-        sa.Column("step", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("step", _bytewise(16), nullable=False),
         sa.Column("working_seconds", sa.Integer(), nullable=False),
         sa.Column("finished", sa.Integer(), nullable=False),
         sa.Column("on_time", sa.Integer(), nullable=False),

@@ -36,6 +36,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    text,
     union_all,
 )
 from sqlmodel import Session, col
@@ -86,14 +87,41 @@ def _months(scope: _Scope) -> Iterator[str]:
         month = month.next()
 
 
-def _fingerprints(session: Session, start: datetime, end: datetime, offset: timedelta) -> Any:
-    month = local_month(col(Reflection.created_at), offset)
+def _fingerprints(
+    session: Session, start: datetime, end: datetime, offset: timedelta
+) -> dict[str, _Fingerprint]:
+    """(count, sum of versions) per local month from ``start`` to ``end`` (UTC instants at local
+    month starts). Months are told apart by comparing instants, not by formatting each row's
+    month: a scan, not a text function per row."""
+    names: list[str] = []
+    bounds: list[datetime] = []
+    first = (start + offset).date()
+    month = Month(first.year, first.month)
+    while (instant := _utc_midnight(month.first_day(), offset)) < end:
+        names.append(str(month))
+        bounds.append(instant)
+        month = month.next()
+    created = col(Reflection.created_at)
+    if len(bounds) == 1:  # one month: nothing to tell apart (and no constant to group by)
+        count, versions = session.execute(
+            select(func.count(), func.sum(col(Reflection.version))).where(
+                created >= start, created < end
+            )
+        ).one()
+        return {names[0]: (int(count), int(versions or 0))} if count else {}
+    whens = [(created < bound, _number(n)) for n, bound in enumerate(bounds[1:])]
+    index = case(*whens, else_=_number(len(bounds) - 1))
     statement = (
-        select(month, func.count(), func.sum(col(Reflection.version)))
-        .where(col(Reflection.created_at) >= start, col(Reflection.created_at) < end)
-        .group_by(month)
+        select(index, func.count(), func.sum(col(Reflection.version)))
+        .where(created >= start, created < end)
+        .group_by(index)
     )
-    return {row[0]: (int(row[1]), int(row[2] or 0)) for row in session.execute(statement)}
+    rows = session.execute(statement)
+    return {names[int(row[0])]: (int(row[1]), int(row[2] or 0)) for row in rows}
+
+
+def _number(n: int) -> ColumnElement[int]:
+    return literal_column(str(n), Integer())
 
 
 def covers(session: Session, scope: _Scope) -> bool:
@@ -171,7 +199,10 @@ def _steps_statement(scope: _Scope) -> Select[Any]:
     counts per value (the smallest value whose running count reaches the rank)."""
     cell = ReportStepCell
     keys = _keys(scope, month=col(cell.month))
-    partition = [expression for _, expression in keys] + [col(cell.step)]
+    # Partitioned by ids, not by the codes and names grouped on (the same partitions, a
+    # cheaper sort).
+    ids = {"unit_id", "level", "category_id", "month"}
+    partition = [expression for name, expression in keys if name in ids] + [col(cell.step)]
     ranked = (
         _joined(
             select(
@@ -209,7 +240,13 @@ def _steps_statement(scope: _Scope) -> Select[Any]:
 
 
 def figures_by_group(session: Session, scope: _Scope) -> dict[_GroupKey, tuple[Group, Figures]]:
+    if is_postgresql(session.get_bind().engine):
+        # The percentiles sort the counts of a period in memory, not in temporary files.
+        session.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
     return _merged(session, scope, _cells_statement(scope), _steps_statement(scope))
+
+
+_WORK_MEM = "64MB"
 
 
 # -- rebuilding -----------------------------------------------------------------------------
