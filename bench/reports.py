@@ -62,7 +62,7 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.databases
 
-from reflections.oversight import exports
+from reflections.oversight import exports, report_summary
 from reflections.oversight.exports import ExportFormat
 from reflections.oversight.report_types import ALL_GROUPS, GroupBy, Month, ReportQuery
 from reflections.oversight.reports import build_report
@@ -482,8 +482,14 @@ def op_report(url: str, params: dict[str, Any]) -> dict[str, Any]:
     first, last = params["months"]
     query = ReportQuery(first, last, params["group_by"])
     with Session(get_engine(url)) as session:
-        report = build_report(session, query, NOW)
+        report = build_report(session, query, NOW, use_summaries=params.get("summaries", False))
     return {"rows": len(report.rows), "detail": f"{report.total.received:,} received"}
+
+
+def op_refresh(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    with Session(get_engine(url)) as session:
+        months = report_summary.refresh(session)
+    return {"rows": len(months), "detail": f"{len(months)} months"}
 
 
 def op_copy(url: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -520,6 +526,7 @@ def op_export(url: str, params: dict[str, Any]) -> dict[str, Any]:
 OPERATIONS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "counts": op_counts,
     "report": op_report,
+    "refresh": op_refresh,
     "copy": op_copy,
     "export": op_export,
 }
@@ -600,9 +607,11 @@ def bench_reports(url: str) -> None:
         ("12 months, 4 groupings", year, ALL_GROUPS),
     ]
     print("\nreport (reflections.oversight.reports.build_report) against count(*) of the same rows")
+    results = []
     for label, months, group_by in cases:
         counted = measure(url, "counts", {"months": months})
         report = both(url, "report", {"months": months, "group_by": group_by})
+        results.append((label, months, group_by, report))
         print(f"  {label}: {report['rows']:,} groups, {report['detail']}")
         print(
             f"    report  : {report['seconds']:8.2f} s   {memory(report)}\n"
@@ -610,6 +619,21 @@ def bench_reports(url: str) -> None:
             f"(reflections + history + steps)\n"
             f"    ratio   : report takes {report['seconds'] / counted['seconds']:.1f}x "
             f"the bare count"
+        )
+    refreshed = measure(url, "refresh", {})
+    print(
+        f"\nreport summaries (reflections.oversight.report_summary): built {refreshed['detail']}"
+        f" in {refreshed['seconds']:.1f} s; the same reports from them, against the SQL above"
+    )
+    for label, months, group_by, sql_report in results:
+        params = {"months": months, "group_by": group_by, "summaries": True}
+        summary = both(url, "report", params)
+        assert (summary["rows"], summary["detail"]) == (sql_report["rows"], sql_report["detail"])
+        print(
+            f"  {label}: {summary['rows']:,} groups\n"
+            f"    summaries: {summary['seconds']:8.2f} s   {memory(summary)}\n"
+            f"    SQL      : {sql_report['seconds']:8.2f} s\n"
+            f"    ratio    : {sql_report['seconds'] / summary['seconds']:.1f}x faster"
         )
 
 
@@ -643,7 +667,7 @@ def bench_exports(url: str, batch_size: int) -> None:
         )
 
 
-def bench(reflections: int, batch_size: int, workers: int) -> None:
+def bench(reflections: int, batch_size: int, workers: int, exports_too: bool = True) -> None:
     admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL", POSTGRES_ADMIN)
     with scratch_postgres(admin_url, "reflections_bench") as url:
         os.environ["REFLECTIONS_DATABASE_URL"] = url
@@ -657,7 +681,8 @@ def bench(reflections: int, batch_size: int, workers: int) -> None:
         print(f"  loaded in {time.perf_counter() - started:.0f} s: {rows}")
         print(f"  ({counts['history_events'] / counts['reflections']:.2f} history rows each)")
         bench_reports(url)
-        bench_exports(url, batch_size)
+        if exports_too:
+            bench_exports(url, batch_size)
 
 
 def _stop(signum: int, _frame: object) -> None:
@@ -674,6 +699,9 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 2, help="connections loading at once"
     )
+    parser.add_argument(
+        "--no-exports", action="store_true", help="reports only (and their summaries)"
+    )
     args = parser.parse_args()
     if not 1 <= args.workers <= 32:
         parser.error("--workers must be in [1, 32]")
@@ -681,7 +709,7 @@ def main() -> None:
         parser.error("--reflections must be in [1000, 10000000]")
     if not 1 <= args.batch_size <= 1_000_000:
         parser.error("--batch-size must be in [1, 1000000]")
-    bench(args.reflections, args.batch_size, args.workers)
+    bench(args.reflections, args.batch_size, args.workers, exports_too=not args.no_exports)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from flows.audit import audit_anchor
 from flows.confirmations import auto_confirm
 from flows.digest import daily_digest
 from flows.dispatch import dispatch_notifications
+from flows.reports import refresh_report_summaries
 from flows.sla import sla_sweep
 from flows.support import TIME_ZONE
 
@@ -50,6 +51,12 @@ SCHEDULED = (
         "flows.dispatch:dispatch_notifications",
     ),
     Scheduled(audit_anchor, "hourly", "5 * * * *", "flows.audit:audit_anchor"),
+    Scheduled(
+        refresh_report_summaries,
+        "every-ten-minutes",
+        "*/10 * * * *",
+        "flows.reports:refresh_report_summaries",
+    ),
 )
 
 

@@ -284,6 +284,9 @@ def _machine(position: Position) -> ReflectionLifecycle:
     else:
         machine.model.load(position)
         machine.current_state_value = position.machine_state
+        # A final state stops the engine; placed elsewhere it runs again (rebuilding it would
+        # cost the millisecond this cache saves, once per closed reflection).
+        machine._engine.running = True
     return machine
 
 
@@ -314,10 +317,7 @@ def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
         machine.send(event.value, **data)
     except TransitionNotAllowed:  # the table above refuses these first; kept as a backstop
         raise EventNotAllowed(event, position.state, position.stage, allowed) from None
-    after = machine.model.position()
-    if machine.is_terminated:  # a final state stops the engine: build a fresh one next time
-        _local.machine = None
-    return after
+    return machine.model.position()
 
 
 def mermaid_diagram() -> str:

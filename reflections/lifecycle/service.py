@@ -36,7 +36,7 @@ from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines, escalation
 from reflections.timekeeping.deadlines import Step
 from reflections.timekeeping.policies import confirmation_window
-from statemachines import fire
+from statemachines.memo import fire  # the chart, its decided cases remembered (issue 18)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,9 @@ def _apply(
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
-    prev_hash = history.last_hash(session, reflection_id)
+    # The chain's head is kept on the row (the version check below makes it the head of the
+    # history this event extends); NULL for rows written before it was, read once from history.
+    prev_hash = reflection.chain_hash or history.last_hash(session, reflection_id)
     with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
         payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, event, reflection, actor, data, now)
@@ -145,22 +147,25 @@ def _apply(
         # One UPDATE per event even when nothing else changes (a note, under a drill's frozen
         # clock): it moves the version, which numbers the history row.
         flag_modified(reflection, "updated_at")
-    session.flush()  # the version check: a concurrent winner makes this raise StaleDataError
-    row = HistoryEvent(
-        reflection_id=reflection_id,
-        seq=seq,
-        event=event,
-        from_state=before.state,
-        from_stage=before.stage,
-        to_state=after.state,
-        to_stage=after.stage,
-        actor_user_id=actor.user_id,
-        actor_role=actor.role,
-        payload=history.json_safe(payload),
-        reason=data.reason,
-        occurred_at=now,
-    )
-    history.append(session, row, prev_hash)
+        row = HistoryEvent(
+            reflection_id=reflection_id,
+            seq=seq,
+            event=event,
+            from_state=before.state,
+            from_stage=before.stage,
+            to_state=after.state,
+            to_stage=after.stage,
+            actor_user_id=actor.user_id,
+            actor_role=actor.role,
+            payload=history.json_safe(payload),
+            reason=data.reason,
+            occurred_at=now,
+        )
+        history.append(session, row, prev_hash)
+        reflection.chain_hash = row.hash
+    # One flush: the UPDATE's version check (a concurrent winner makes it raise StaleDataError,
+    # or the history row's unique seq an IntegrityError) and the history row together.
+    session.flush()
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it

@@ -29,6 +29,7 @@ from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.publication import PublicationDecision
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
+from reflections.models.report_summary import ReportCell, ReportMonth, ReportStepCell
 from reflections.models.reporting import StepRecord
 from reflections.models.warnings import AdminWarning
 
@@ -58,6 +59,9 @@ __all__ = [
     "RateLimitCounter",
     "Reflection",
     "ReflectionPin",
+    "ReportCell",
+    "ReportMonth",
+    "ReportStepCell",
     "Reporter",
     "RoutingRule",
     "SignInCode",

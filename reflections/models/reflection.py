@@ -105,6 +105,12 @@ class Reflection(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_version_column)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+    chain_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Hash of the history row numbered `version`, written with it by the "
+        "lifecycle service, so an event needs no query for it; NULL: read it from the history.",
+    )
 
     # SQLAlchemy adds "AND version = <loaded>" to every UPDATE and bumps it: the optimistic
     # lock of DESIGN.md §4. The loser of a race gets StaleDataError.

@@ -125,9 +125,10 @@ class _Scope:
     within_units: frozenset[int] | None
 
 
-def _keys(scope: _Scope) -> list[tuple[str, _Expression]]:
+def _keys(scope: _Scope, month: _Expression | None = None) -> list[tuple[str, _Expression]]:
     """The group columns by name, for a FROM that joins handling_units, administrative_units
-    and categories (the unit being the reflection's or the step's, by the caller's join)."""
+    and categories (the unit being the reflection's or the step's, by the caller's join);
+    ``month``: the local month's column when it is not computed from ``created_at``."""
     columns: list[tuple[str, _Expression]] = []
     for dimension in scope.group_by:
         if dimension is GroupBy.HANDLING_UNIT:
@@ -144,6 +145,8 @@ def _keys(scope: _Scope) -> list[tuple[str, _Expression]]:
                 ("category_code", col(Category.code)),
                 ("category_name", col(Category.name_vi)),
             ]
+        elif month is not None:
+            columns.append(("month", month))
         else:
             columns.append(("month", local_month(col(Reflection.created_at), scope.offset)))
     return columns
@@ -153,16 +156,21 @@ def _key_names(scope: _Scope) -> list[str]:
     return [name for name, _ in _keys(scope)]
 
 
-def _joined(statement: Select[Any], unit_column: Mapped[int | None]) -> Select[Any]:
-    """``statement`` (whose FROM starts with reflections or step records) joined to the unit,
-    its administrative unit and the reflection's category."""
+def _joined(
+    statement: Select[Any],
+    unit_column: _Expression,
+    category_column: _Expression | None = None,
+) -> Select[Any]:
+    """``statement`` (whose FROM starts with reflections, step records or a summary) joined to
+    the unit, its administrative unit and the category (the reflection's by default)."""
+    category = col(Reflection.category_id) if category_column is None else category_column
     return (
         statement.outerjoin(HandlingUnit, col(HandlingUnit.id) == unit_column)
         .outerjoin(
             AdministrativeUnit,
             col(AdministrativeUnit.id) == col(HandlingUnit.administrative_unit_id),
         )
-        .outerjoin(Category, col(Category.id) == col(Reflection.category_id))
+        .outerjoin(Category, col(Category.id) == category)
     )
 
 
@@ -302,9 +310,14 @@ def build_report(
     now: datetime,
     *,
     within_units: frozenset[int] | None = None,
+    use_summaries: bool = True,
 ) -> Report:
     """The report for ``query`` as of ``now`` (for "open overdue"), limited to the handling
-    units ``within_units`` when given (a caller's scope: then nothing no unit holds shows)."""
+    units ``within_units`` when given (a caller's scope: then nothing no unit holds shows).
+
+    Read from the summary tables when every month of the period is summarised and unchanged
+    since (:mod:`reflections.oversight.report_summary`), else by the statements above; the
+    figures are the same either way. ``use_summaries=False`` always runs the statements."""
     zone_name = get_settings().time_zone
     try:
         offset = fixed_offset(
@@ -333,8 +346,14 @@ def build_report(
         level=query.level,
         within_units=within_units,
     )
-    rows = _figures_by_group(session, scope)
-    total = _figures_by_group(session, _without_groups(scope)).get((), (Group(), Figures()))[1]
+    figures = _figures_by_group
+    if use_summaries:
+        from reflections.oversight import report_summary  # it builds on this module
+
+        if report_summary.covers(session, scope):
+            figures = report_summary.figures_by_group
+    rows = figures(session, scope)
+    total = figures(session, _without_groups(scope)).get((), (Group(), Figures()))[1]
     ordered = sorted(rows.values(), key=lambda pair: _sort_key(pair[0], query.group_by))
     return Report(
         query=query,
@@ -384,15 +403,21 @@ _GroupKey = tuple[Any, ...]
 def _figures_by_group(session: Session, scope: _Scope) -> dict[_GroupKey, tuple[Group, Figures]]:
     """Both statements' rows, merged by group (a group may have steps and no reflections: a
     unit that returned a case it no longer holds)."""
+    return _merged(session, scope, _reflection_statement(scope), _step_statement(scope))
+
+
+def _merged(
+    session: Session, scope: _Scope, reflection_rows: Select[Any], step_rows: Select[Any]
+) -> dict[_GroupKey, tuple[Group, Figures]]:
     names = _key_names(scope)
     counts: dict[_GroupKey, dict[str, Any]] = {}
     groups: dict[_GroupKey, Group] = {}
     steps: dict[_GroupKey, dict[Step, StepFigures]] = {}
-    for row in session.execute(_reflection_statement(scope)).mappings():
+    for row in session.execute(reflection_rows).mappings():
         key = tuple(row[name] for name in names)
         groups[key] = _group(row)
         counts[key] = {name: int(row[name] or 0) for name in _COUNTS}
-    for row in session.execute(_step_statement(scope)).mappings():
+    for row in session.execute(step_rows).mappings():
         key = tuple(row[name] for name in names)
         groups.setdefault(key, _group(row))
         steps.setdefault(key, {})[Step(row["step"])] = StepFigures(

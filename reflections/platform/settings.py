@@ -259,6 +259,14 @@ class Settings(BaseSettings):
         default="", description='Put before every SMS, e.g. "[Hue-S]" (empty: nothing).'
     )
 
+    # -- issue 18: performance ---------------------------------------------------------------
+    policy_refresh_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="How long a process keeps the step policies it read; a policy changed in "
+        "another process applies here at most this long after it.",
+    )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,27 +1,14 @@
-"""Step allowances from the policy table (DESIGN.md §5)."""
+"""Step allowances from the policy table (DESIGN.md §5), read through the per-process copy
+in :mod:`reflections.timekeeping.policy_cache`."""
 
 from datetime import timedelta
 
-from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from reflections.models import StepPolicy
 from reflections.models.enums import Priority
+from reflections.timekeeping.policy_cache import policy_for
 
 DEFAULT_CONFIRMATION_WINDOW = timedelta(days=7)
-
-
-def policy_for(session: Session, category_id: int | None, priority: Priority) -> StepPolicy | None:
-    """The category's own policy for this priority, else the priority's default."""
-    statement = (
-        select(StepPolicy)
-        .where(StepPolicy.priority == priority)
-        .where(
-            or_(col(StepPolicy.category_id) == category_id, col(StepPolicy.category_id).is_(None))
-        )
-        .order_by(col(StepPolicy.category_id).is_(None))
-    )
-    return session.exec(statement).first()
 
 
 def confirmation_window(
@@ -32,3 +19,6 @@ def confirmation_window(
     if policy is None:
         return DEFAULT_CONFIRMATION_WINDOW
     return timedelta(minutes=policy.confirm_window_minutes)
+
+
+__all__ = ["DEFAULT_CONFIRMATION_WINDOW", "confirmation_window", "policy_for"]

@@ -1,0 +1,381 @@
+"""Reports from summary tables (issue 18): a month's figures per handling unit and category,
+kept in ``report_cells`` and ``report_step_cells`` (the steps' working times as exact counts
+per value, so percentiles stay exact), rebuilt a month at a time by :func:`refresh`.
+
+**When they are used.** Each summarised month keeps the fingerprint of the reflections it was
+built from (how many were received in it, the sum of their versions: every event moves a
+version, every submission the count). :func:`covers` recomputes the fingerprints of the
+report's months (one aggregate over the reflections, no history, no step records) and the
+report reads the summaries only when every month matches; otherwise it runs the statements of
+:mod:`reflections.oversight.reports` as before. So a report is never stale: a changed month
+answers as fast as before until the next refresh (the ``report-summaries`` flow, every ten
+minutes), and a settled one at once. ``open_overdue`` depends on the hour,
+so it is always counted from the open reflections themselves.
+
+**Rebuilding** a month reuses the report's own statements at the finest grouping (unit,
+category, month), inside one snapshot of the database (REPEATABLE READ on PostgreSQL; a
+SQLite transaction reads one snapshot), so the fingerprint stored is that of the rows summed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlmodel import Session, col
+
+from reflections.lifecycle.queries import current_due_at
+from reflections.models import (
+    AdministrativeUnit,
+    Reflection,
+    ReportCell,
+    ReportMonth,
+    ReportStepCell,
+    StepRecord,
+)
+from reflections.models.enums import LifecycleState
+from reflections.models.types import UTCDateTime
+from reflections.oversight.local_months import fixed_offset, local_month
+from reflections.oversight.report_types import Figures, Group, GroupBy, Month
+from reflections.oversight.reports import (
+    _SUMMED,
+    MEDIAN,
+    P90,
+    _cohort,
+    _flag,
+    _GroupKey,
+    _joined,
+    _key_names,
+    _keys,
+    _merged,
+    _reflection_statement,
+    _Scope,
+    _utc_midnight,
+)
+from reflections.platform import clock
+from reflections.platform.db import is_postgresql
+from reflections.platform.settings import get_settings
+
+_CELL_COUNTS = ("received", *(name for name in _SUMMED if name != "open_overdue"), "rating_sum")
+_OPEN = (LifecycleState.RECEIVED, LifecycleState.CLASSIFIED, LifecycleState.ASSIGNED)
+_FINEST = (GroupBy.HANDLING_UNIT, GroupBy.CATEGORY, GroupBy.MONTH)
+_Fingerprint = tuple[int, int]
+
+
+def _months(scope: _Scope) -> Iterator[str]:
+    first = (scope.start + scope.offset).date()
+    month, last = Month(first.year, first.month), (scope.end + scope.offset).date()
+    while month.first_day() < last:
+        yield str(month)
+        month = month.next()
+
+
+def _fingerprints(
+    session: Session, start: datetime, end: datetime, offset: timedelta
+) -> dict[str, _Fingerprint]:
+    """(count, sum of versions) per local month from ``start`` to ``end`` (UTC instants at local
+    month starts). Months are told apart by comparing instants, not by formatting each row's
+    month: a scan, not a text function per row."""
+    names: list[str] = []
+    bounds: list[datetime] = []
+    first = (start + offset).date()
+    month = Month(first.year, first.month)
+    while (instant := _utc_midnight(month.first_day(), offset)) < end:
+        names.append(str(month))
+        bounds.append(instant)
+        month = month.next()
+    created = col(Reflection.created_at)
+    if len(bounds) == 1:  # one month: nothing to tell apart (and no constant to group by)
+        count, versions = session.execute(
+            select(func.count(), func.sum(col(Reflection.version))).where(
+                created >= start, created < end
+            )
+        ).one()
+        return {names[0]: (int(count), int(versions or 0))} if count else {}
+    whens = [(created < bound, _number(n)) for n, bound in enumerate(bounds[1:])]
+    index = case(*whens, else_=_number(len(bounds) - 1))
+    statement = (
+        select(index, func.count(), func.sum(col(Reflection.version)))
+        .where(created >= start, created < end)
+        .group_by(index)
+    )
+    rows = session.execute(statement)
+    return {names[int(row[0])]: (int(row[1]), int(row[2] or 0)) for row in rows}
+
+
+def _number(n: int) -> ColumnElement[int]:
+    return literal_column(str(n), Integer())
+
+
+def covers(session: Session, scope: _Scope) -> bool:
+    """Whether every month of the report is summarised and unchanged since."""
+    months = list(_months(scope))
+    statement = select(ReportMonth).where(col(ReportMonth.month).in_(months))
+    stored = {row.month: (row.reflections, row.versions) for row in session.scalars(statement)}
+    if not stored:
+        return False
+    current = _fingerprints(session, scope.start, scope.end, scope.offset)
+    return all(current.get(month) == stored.get(month) for month in months)
+
+
+# -- reading --------------------------------------------------------------------------------
+
+
+def _filters(scope: _Scope, unit: Any, category: Any, month: Any) -> ColumnElement[bool]:
+    months = list(_months(scope))
+    conditions = [month >= months[0], month <= months[-1]]
+    if scope.unit_id is not None:
+        conditions.append(unit == scope.unit_id)
+    if scope.category_id is not None:
+        conditions.append(category == scope.category_id)
+    if scope.level is not None:
+        conditions.append(col(AdministrativeUnit.level) == scope.level)
+    if scope.within_units is not None:
+        conditions.append(unit.in_(sorted(scope.within_units)) if scope.within_units else false())
+    return and_(*conditions)
+
+
+_ZERO, _ONE = literal_column("0", Integer()), literal_column("1", Integer())
+
+
+def _cells_statement(scope: _Scope) -> Select[Any]:
+    """The reflection figures per group: summed cells, and the open reflections overdue now."""
+    cells = select(
+        col(ReportCell.month).label("month"),
+        col(ReportCell.unit_id).label("unit_id"),
+        col(ReportCell.category_id).label("category_id"),
+        *(getattr(ReportCell, name).label(name) for name in _CELL_COUNTS),
+        _ZERO.label("open_overdue"),
+    )
+    now = literal(scope.now, UTCDateTime())
+    overdue = select(
+        local_month(col(Reflection.created_at), scope.offset).label("month"),
+        col(Reflection.handling_unit_id).label("unit_id"),
+        col(Reflection.category_id).label("category_id"),
+        *(_ZERO.label(name) for name in _CELL_COUNTS),
+        _ONE.label("open_overdue"),
+    ).where(
+        col(Reflection.created_at) >= scope.start,
+        col(Reflection.created_at) < scope.end,
+        col(Reflection.state).in_(_OPEN),
+        current_due_at() < now,
+    )
+    rows = union_all(cells, overdue).subquery("cells")
+    keys = _keys(scope, month=rows.c.month)
+    return (
+        _joined(
+            select(
+                *(expression.label(name) for name, expression in keys),
+                *(func.sum(rows.c[name]).label(name) for name in ("received", *_SUMMED)),
+                func.sum(rows.c.rating_sum).label("rating_sum"),
+            ).select_from(rows),
+            rows.c.unit_id,
+            rows.c.category_id,
+        )
+        .where(_filters(scope, rows.c.unit_id, rows.c.category_id, rows.c.month))
+        .group_by(*(expression for _, expression in keys))
+    )
+
+
+def _steps_statement(scope: _Scope) -> Select[Any]:
+    """Per group and step: finished, on time, and the nearest-rank median and p90 from the
+    counts per value (the smallest value whose running count reaches the rank)."""
+    cell = ReportStepCell
+    keys = _keys(scope, month=col(cell.month))
+    # Partitioned by ids, not by the codes and names grouped on (the same partitions, a
+    # cheaper sort).
+    ids = {"unit_id", "level", "category_id", "month"}
+    partition = [expression for name, expression in keys if name in ids] + [col(cell.step)]
+    ranked = (
+        _joined(
+            select(
+                *(expression.label(name) for name, expression in keys),
+                col(cell.step).label("step"),
+                col(cell.working_seconds).label("seconds"),
+                col(cell.finished).label("finished"),
+                col(cell.on_time).label("on_time"),
+                func.sum(col(cell.finished))
+                .over(partition_by=partition, order_by=col(cell.working_seconds), rows=(None, 0))
+                .label("running"),
+                func.sum(col(cell.finished)).over(partition_by=partition).label("n"),
+            ).select_from(cell),
+            col(cell.unit_id),
+            col(cell.category_id),
+        )
+        .where(_filters(scope, col(cell.unit_id), col(cell.category_id), col(cell.month)))
+        .subquery("ranked")
+    )
+    group = [ranked.c[name] for name in _key_names(scope)]
+
+    def nearest_rank(percent: int) -> ColumnElement[int]:
+        hundred, share = literal_column("100", Integer()), literal_column(str(percent), Integer())
+        reached = ranked.c.running * hundred >= ranked.c.n * share
+        return func.min(case((reached, ranked.c.seconds), else_=None))
+
+    return select(
+        *group,
+        ranked.c.step,
+        func.sum(ranked.c.finished).label("finished"),
+        func.sum(ranked.c.on_time).label("on_time"),
+        nearest_rank(MEDIAN).label("median_seconds"),
+        nearest_rank(P90).label("p90_seconds"),
+    ).group_by(*group, ranked.c.step)
+
+
+def figures_by_group(session: Session, scope: _Scope) -> dict[_GroupKey, tuple[Group, Figures]]:
+    if is_postgresql(session.get_bind().engine):
+        # The percentiles sort the counts of a period in memory, not in temporary files.
+        session.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
+    return _merged(session, scope, _cells_statement(scope), _steps_statement(scope))
+
+
+_WORK_MEM = "64MB"
+
+
+# -- rebuilding -----------------------------------------------------------------------------
+
+
+def _month_scope(month: Month, offset: timedelta, now: datetime) -> _Scope:
+    return _Scope(
+        start=_utc_midnight(month.first_day(), offset),
+        end=_utc_midnight(month.next().first_day(), offset),
+        offset=offset,
+        now=now,
+        group_by=_FINEST,
+        unit_id=None,
+        category_id=None,
+        level=None,
+        within_units=None,
+    )
+
+
+def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Fingerprint) -> None:
+    name = str(month)
+    # The month's row first: a concurrent rebuild of the same month waits on it, then fails
+    # (PostgreSQL's REPEATABLE READ, or the primary key) and rolls back, leaving no duplicates.
+    session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
+    session.execute(delete(ReportCell).where(col(ReportCell.month) == name))
+    session.execute(delete(ReportStepCell).where(col(ReportStepCell.month) == name))
+    facts = _reflection_statement(scope).subquery("facts")
+    session.execute(
+        insert(ReportCell).from_select(
+            ["month", "unit_id", "category_id", *_CELL_COUNTS],
+            select(
+                facts.c.month,
+                facts.c.unit_id,
+                facts.c.category_id,
+                *(func.coalesce(facts.c[count], 0) for count in _CELL_COUNTS),
+            ),
+        )
+    )
+    keys = _keys(scope)
+    unit = col(StepRecord.handling_unit_id)
+    steps = (
+        _joined(
+            select(
+                *(expression.label(key) for key, expression in keys),
+                col(StepRecord.step).label("step"),
+                col(StepRecord.working_seconds).label("working_seconds"),
+                func.count().label("finished"),
+                func.sum(_flag(col(StepRecord.on_time))).label("on_time"),
+            )
+            .select_from(StepRecord)
+            .join(Reflection, col(Reflection.id) == col(StepRecord.reflection_id)),
+            unit,
+        )
+        .where(_cohort(scope, unit))
+        .group_by(
+            *(expression for _, expression in keys),
+            col(StepRecord.step),
+            col(StepRecord.working_seconds),
+        )
+        .subquery("steps")
+    )
+    session.execute(
+        insert(ReportStepCell).from_select(
+            ["month", "unit_id", "category_id", "step", "working_seconds", "finished", "on_time"],
+            select(
+                steps.c.month,
+                steps.c.unit_id,
+                steps.c.category_id,
+                steps.c.step,
+                steps.c.working_seconds,
+                steps.c.finished,
+                steps.c.on_time,
+            ),
+        )
+    )
+    reflections, versions = fingerprint
+    session.add(
+        ReportMonth(
+            month=name, reflections=reflections, versions=versions, refreshed_at=clock.now()
+        )
+    )
+
+
+def refresh(session: Session, limit: int | None = None) -> list[str]:
+    """Rebuild every month whose reflections changed since it was summarised (at most
+    ``limit`` of them, oldest first), one transaction per month; returns them."""
+    bounds = session.execute(
+        select(func.min(col(Reflection.created_at)), func.max(col(Reflection.created_at)))
+    ).one()
+    session.rollback()
+    if bounds[0] is None:
+        return []
+    first, last = (_as_date(bounds[0]), _as_date(bounds[1]))
+    offset = fixed_offset(get_settings().time_zone, first, last + timedelta(days=1))
+    start = _utc_midnight(date(first.year, first.month, 1) - timedelta(days=1), offset)
+    end = _utc_midnight(last + timedelta(days=2), offset)
+    current = _fingerprints(session, start, end, offset)
+    every = session.scalars(select(ReportMonth))
+    stored = {row.month: (row.reflections, row.versions) for row in every}
+    session.rollback()
+    stale = sorted(month for month, value in current.items() if stored.get(month) != value)
+    gone = [month for month in stored if month not in current]
+    done: list[str] = []
+    for name in stale[:limit] if limit is not None else stale:
+        if is_postgresql(session.get_bind().engine):
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        month = Month.parse(name)
+        scope = _month_scope(month, offset, clock.now())
+        fingerprint = _fingerprints(session, scope.start, scope.end, offset).get(name, (0, 0))
+        _rebuild(session, month, scope, fingerprint)
+        session.commit()
+        done.append(name)
+    for name in gone:
+        session.execute(delete(ReportCell).where(col(ReportCell.month) == name))
+        session.execute(delete(ReportStepCell).where(col(ReportStepCell.month) == name))
+        session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
+        session.commit()
+        done.append(name)
+    return done
+
+
+def _as_date(value: datetime) -> date:
+    return value.date()
+
+
+def month_of(instant: datetime) -> str:
+    """The local month (``YYYY-MM``) an instant falls in, as the summaries name it."""
+    zone = get_settings().time_zone
+    day = instant.date()
+    offset = fixed_offset(zone, day, day + timedelta(days=1))
+    local = instant + offset
+    return f"{local.year:04d}-{local.month:02d}"

@@ -1,0 +1,69 @@
+"""The chart's outcomes remembered (issue 18): :func:`fire` answers as
+:func:`statemachines.lifecycle.fire` does, without running python-statemachine again for a
+case it has already decided.
+
+An outcome depends on the position (without its confirmation deadline), the event, and what
+the guards can tell of the data: whether a text is given (they test presence only), the
+numbers themselves (a rating's range, the reopen limit), and how the instants compare (a new
+due date after ``now``; ``now`` past the confirmation deadline). Those make the key; a guard
+that read more of its data would need it added here (``tests/test_statemachine.py`` compares
+both on generated cases). The machine does not change the confirmation deadline, so the
+outcome carries the caller's.
+"""
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from statemachines.lifecycle import EventNotAllowed, GuardFailed, LifecycleEvent, Position
+from statemachines.lifecycle import fire as machine_fire
+
+_Key = tuple[Any, ...]
+_memo: dict[_Key, Position | EventNotAllowed | GuardFailed] = {}
+_LIMIT = 10_000
+_INSTANTS = ("now", "new_due_at")
+
+
+def _view(value: Any) -> Any:
+    if isinstance(value, str):
+        return "text" if value.strip() else ""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return type(value).__name__
+
+
+def _before(first: Any, second: Any) -> bool | None:
+    if isinstance(first, datetime) and isinstance(second, datetime):
+        return first < second
+    return None
+
+
+def _key(position: Position, event: LifecycleEvent, data: dict[str, Any]) -> _Key:
+    now, new_due = data.get("now"), data.get("new_due_at")
+    instants = (
+        _view(now),
+        _view(new_due),
+        _before(now, new_due),  # the requested date is in the future
+        _view(position.confirm_due_at),
+        _before(position.confirm_due_at, now),  # the confirmation window has closed
+    )
+    rest = tuple(sorted((name, _view(v)) for name, v in data.items() if name not in _INSTANTS))
+    general = replace(position, confirm_due_at=None)
+    return (general, event, instants, rest)
+
+
+def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
+    """:func:`statemachines.lifecycle.fire`, remembered; raises the same refusals."""
+    key = _key(position, event, data)
+    outcome = _memo.get(key)
+    if outcome is None:
+        try:
+            outcome = replace(machine_fire(position, event, **data), confirm_due_at=None)
+        except (EventNotAllowed, GuardFailed) as error:
+            outcome = error
+        if len(_memo) >= _LIMIT:
+            _memo.clear()
+        _memo[key] = outcome
+    if not isinstance(outcome, Position):
+        raise outcome.with_traceback(None)
+    return replace(outcome, confirm_due_at=position.confirm_due_at)

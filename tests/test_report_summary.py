@@ -1,0 +1,225 @@
+"""Reports from the summary tables (issue 18) give exactly the figures of the report's SQL over
+the reflections, their history and step records: random datasets (seeded, so a failure
+replays), every grouping, filters and a caller's scope; a change makes the report fall back
+to the SQL until the next refresh, and nothing stale is ever answered.
+
+The rows are written directly (random states, counts and working times with many ties), not
+through the lifecycle service: the report reads only their columns, and the service's own
+rows are covered by tests/test_reports.py."""
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import permutations
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from reflections.models import (
+    AdministrativeUnit,
+    Category,
+    HandlingUnit,
+    HistoryEvent,
+    Reflection,
+    ReportMonth,
+    StepRecord,
+)
+from reflections.models.enums import (
+    AssignmentStage,
+    LifecycleEvent,
+    LifecycleState,
+    Role,
+    SubmissionChannel,
+)
+from reflections.oversight import report_summary
+from reflections.oversight.report_types import GroupBy, ReportQuery
+from reflections.oversight.reports import build_report
+from reflections.platform import migrate
+from reflections.platform.db import get_engine
+from reflections.seed import loader
+from tests.conftest import new_database
+
+NOW = datetime(2026, 4, 2, 3, 0, tzinfo=UTC)
+FIRST = datetime(2025, 11, 30, 17, 0, tzinfo=UTC)  # 1 December 2025, local midnight
+END = datetime(2026, 3, 31, 17, 0, tzinfo=UTC)  # 1 April 2026, local midnight
+_EVENTS = [
+    LifecycleEvent.ESCALATE,
+    LifecycleEvent.REQUEST_EXTENSION,
+    LifecycleEvent.GRANT_EXTENSION,
+    LifecycleEvent.PROCESS,
+    LifecycleEvent.NOTE,
+]
+
+
+def _generate(session: Session, seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    units = [*list(session.scalars(select(HandlingUnit.id)))[:6], None]
+    categories = [*list(session.scalars(select(Category.id)))[:5], None]
+    for n in range(count):
+        created = FIRST + timedelta(minutes=rng.randrange(0, (END - FIRST) // timedelta(minutes=1)))
+        state = rng.choice(list(LifecycleState))
+        stage = rng.choice(list(AssignmentStage)) if state is LifecycleState.ASSIGNED else None
+        rating = rng.choice([None, 1, 2, 3, 4, 5]) if state is LifecycleState.CONFIRMED else None
+        due = created + timedelta(hours=rng.randrange(1, 24 * 90))
+        events = [rng.choice(_EVENTS) for _ in range(rng.randrange(0, 6))]
+        reflection = Reflection(
+            tracking_code=f"RS{seed:02d}{n:06d}",
+            secret_hash="-",
+            description="Đèn đường hỏng",
+            submitted_via=SubmissionChannel.WEB,
+            category_id=rng.choice(categories),
+            handling_unit_id=rng.choice(units),
+            state=state,
+            assignment_stage=stage,
+            classify_due_at=due,
+            accept_due_at=due,
+            process_due_at=due,
+            rating=rating,
+            reopen_count=rng.choice([0, 0, 0, 1, 2]),
+            version=1 + len(events),
+            created_at=created,
+            updated_at=created,
+        )
+        session.add(reflection)
+        session.flush()
+        assert reflection.id is not None
+        for seq, event in enumerate([LifecycleEvent.SUBMIT, *events], start=1):
+            session.add(
+                HistoryEvent(
+                    reflection_id=reflection.id,
+                    seq=seq,
+                    event=event,
+                    to_state=LifecycleState.RECEIVED,
+                    actor_role=Role.SYSTEM,
+                    occurred_at=created,
+                    hash="-",
+                )
+            )
+        for _ in range(rng.randrange(0, 5)):
+            session.add(
+                StepRecord(
+                    reflection_id=reflection.id,
+                    step=rng.choice(["classify", "accept", "process"]),
+                    started_at=created,
+                    ended_at=created + timedelta(hours=1),
+                    working_seconds=rng.choice([60, 120, 300, 600]) * rng.randrange(1, 8),
+                    on_time=rng.random() < 0.7,
+                    handling_unit_id=rng.choice(units),
+                    ended_by="process",
+                )
+            )
+    session.commit()
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3])
+def dataset(
+    request: pytest.FixtureRequest, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    for url in new_database(tmp_path_factory.mktemp("summary")):
+        migrate.upgrade(url)
+        with pytest.MonkeyPatch.context() as patch, Session(get_engine(url)) as session:
+            patch.setattr(loader, "hash_password", lambda password: "not-a-hash")
+            loader.seed(session, demo_password="unused")
+        with Session(get_engine(url)) as session:
+            _generate(session, request.param, 300)
+        yield url
+        get_engine(url).dispose()
+
+
+def _queries(session: Session, rng: random.Random) -> Iterator[tuple[ReportQuery, Any]]:
+    groupings = [()] + [
+        order
+        for size in (1, 2, 3, 4)
+        for order in permutations(GroupBy, size)
+        if rng.random() < 0.2
+    ]
+    for group_by in groupings:
+        yield ReportQuery.parse("2025-12", "2026-03", group_by), None
+    unit = session.scalars(select(HandlingUnit)).first()
+    category = session.scalars(select(Category)).first()
+    level = session.scalars(select(AdministrativeUnit.level)).first()
+    assert unit and category and level and unit.id
+    yield ReportQuery.parse("2026-01", "2026-02", handling_unit=unit.code), None
+    yield ReportQuery.parse("2025-12", "2026-03", ["category"], category=category.code), None
+    yield ReportQuery.parse("2025-12", "2026-03", ["month", "level"], level=level), None
+    yield ReportQuery.parse("2026-02"), frozenset({unit.id})
+    yield ReportQuery.parse("2026-02"), frozenset()
+
+
+@pytest.fixture
+def read_from_summaries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the reports answered from the summary tables."""
+    calls: list[int] = []
+    real = report_summary.figures_by_group
+
+    def counted(*args: Any) -> Any:
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(report_summary, "figures_by_group", counted)
+    return calls
+
+
+def _both(session: Session, query: ReportQuery, within: Any) -> tuple[Any, Any]:
+    live = build_report(session, query, NOW, within_units=within, use_summaries=False)
+    summary = build_report(session, query, NOW, within_units=within)
+    return live.as_dict(), summary.as_dict()
+
+
+def test_summaries_give_the_figures_of_the_sql(
+    dataset: str, read_from_summaries: list[int]
+) -> None:
+    with Session(get_engine(dataset)) as session:
+        refreshed = report_summary.refresh(session)
+        assert refreshed == ["2025-12", "2026-01", "2026-02", "2026-03"]
+        assert report_summary.refresh(session) == []  # nothing changed since
+        rng = random.Random(dataset)
+        for query, within in _queries(session, rng):
+            before = len(read_from_summaries)
+            live, summary = _both(session, query, within)
+            assert summary == live, (query, within)
+            assert len(read_from_summaries) == before + 2  # the rows and the total
+
+
+def test_a_change_falls_back_to_the_sql_until_the_refresh(
+    dataset: str, read_from_summaries: list[int]
+) -> None:
+    query = ReportQuery.parse("2025-12", "2026-03", list(GroupBy))
+    with Session(get_engine(dataset)) as session:
+        report_summary.refresh(session)
+        changed = session.scalars(
+            select(Reflection)
+            .where(col(Reflection.state) == LifecycleState.PROCESSED)
+            .order_by(col(Reflection.id))
+        ).first()
+        assert changed is not None and changed.id is not None
+        # What an event does to the figures: a rating, a new version, a history row.
+        session.execute(
+            update(Reflection)
+            .where(col(Reflection.id) == changed.id)
+            .values(state=LifecycleState.CONFIRMED, rating=5, version=Reflection.version + 1)
+        )
+        session.commit()
+        live, summary = _both(session, query, None)
+        assert summary == live
+        assert read_from_summaries == []  # answered by the SQL: a month changed
+        assert report_summary.refresh(session) == [report_summary.month_of(changed.created_at)]
+        live, summary = _both(session, query, None)
+        assert summary == live
+        assert read_from_summaries == [1, 1]
+
+
+def test_the_flow_rebuilds_what_changed_and_then_nothing(
+    prefect_harness: None, database_url: str
+) -> None:
+    import asyncio
+
+    from flows.reports import refresh_report_summaries
+
+    first = asyncio.run(refresh_report_summaries())
+    with Session(get_engine(database_url)) as session:
+        summarised = set(session.scalars(select(col(ReportMonth.month))))
+    assert set(first["months"]) <= summarised
+    assert asyncio.run(refresh_report_summaries()) == {"months": []}
