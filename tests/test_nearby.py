@@ -38,12 +38,14 @@ def filed(
     category: str = "street_lighting",
     publish: bool = True,
     phone: str | None = None,
+    description: str = "Đèn đường hỏng, cả đoạn tối om",
 ) -> str:
     """A reflection at ``at``, classified (and published, unless told not to)."""
     contact = {"name": "Trần Văn Bình", "phone": phone or new_phone()}
     code = str(
         submit(
             client,
+            description=description,
             latitude=at[0],
             longitude=at[1],
             administrative_unit=WARD,

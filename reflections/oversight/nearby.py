@@ -21,7 +21,7 @@ from reflections.lifecycle.queries import OPEN_STATES
 from reflections.messaging.contacts import check_sms_region
 from reflections.models import AdministrativeUnit, Category, Reflection, Reporter
 from reflections.models.enums import Channel, Language, LifecycleState
-from reflections.oversight.public_feed import Named, disclosures
+from reflections.oversight.public_feed import Named, area_and_below, disclosures
 
 RADIUS_M = 300  # a street block or two: what a citizen would call "the same place"
 MAX_ROWS = 10
@@ -109,7 +109,7 @@ def nearby(
 def open_on_map(
     session: Session,
     category_code: str | None = None,
-    area_ids: set[int] | None = None,
+    area_code: str | None = None,
     limit: int = MAP_OPEN_ROWS,
 ) -> list[PublicOpen]:
     """The newest published open reflections, for the public map (bounded by ``limit``)."""
@@ -117,8 +117,9 @@ def open_on_map(
     if category_code is not None:
         category_ids = select(Category.id).where(Category.code == category_code)
         statement = statement.where(col(Reflection.category_id).in_(category_ids))
-    if area_ids is not None:
-        statement = statement.where(col(Reflection.administrative_unit_id).in_(sorted(area_ids)))
+    if area_code is not None:
+        areas = area_and_below(session, area_code)
+        statement = statement.where(col(Reflection.administrative_unit_id).in_(sorted(areas)))
     # Newest first; unpublished rows are skipped after reading, so read in batches.
     out: list[PublicOpen] = []
     offset, batch = 0, max(limit, 50)
