@@ -141,7 +141,9 @@ def test_following_by_contact_then_the_original_is_processed_tells_the_follower(
     assert answer.status_code == 201, answer.text
     again = client.post(url, json={"contact": phone}, headers={"Idempotency-Key": "f" * 32})
     assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
-    assert followers(session, code) == 1
+    spelled_otherwise = client.post(url, json={"contact": e164(phone)})  # a new click
+    assert spelled_otherwise.status_code == 201
+    assert followers(session, code) == 1  # the same contact follows once
 
     coordinator = as_user(client, "coordinator")
     handler = as_user(client, "handler.phuxuan")

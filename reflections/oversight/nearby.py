@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from reflections.errors import InvalidInput, NotFound
 from reflections.lifecycle.followers import follow
 from reflections.lifecycle.queries import OPEN_STATES
 from reflections.messaging.contacts import check_sms_region
-from reflections.models import AdministrativeUnit, Category, Reflection, Reporter
+from reflections.models import AdministrativeUnit, Category, Follower, Reflection, Reporter
 from reflections.models.enums import Channel, Language, LifecycleState
 from reflections.oversight.public_feed import Named, area_and_below, disclosures
 
@@ -205,6 +206,8 @@ def follow_with_contact(
     phone = contact.address if contact.channel == "sms" else None
     if phone is not None:
         check_sms_region(phone, "contact")
+    if _already_told(session, reflection, contact):
+        return  # a second follow by the same contact changes nothing
     reporter = Reporter(
         phone_e164=phone,
         email=contact.address if contact.channel == "email" else None,
@@ -230,3 +233,19 @@ def follow_as_reporter(
         raise InvalidInput("contact", "give a phone number or an email to hear of it", "required")
     if reporter_id != reflection.reporter_id:
         follow(session, reflection.id, reporter_id, "follow", now)
+
+
+def _already_told(session: Session, reflection: Reflection, contact: FollowContact) -> bool:
+    """Whether this contact is the reporter's or a follower's already."""
+    column = Reporter.phone_e164 if contact.channel == "sms" else Reporter.email
+    following = select(Follower.reporter_id).where(Follower.reflection_id == reflection.id)
+    found = session.exec(
+        select(Reporter.id).where(
+            col(column) == contact.address,
+            or_(
+                col(Reporter.id) == reflection.reporter_id,
+                col(Reporter.id).in_(following),
+            ),
+        )
+    ).first()
+    return found is not None
