@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from reflections.models import Follower, OutboxMessage, Reflection
+from reflections.models import Follower, OutboxMessage, Reflection, Reporter
 from tests.abuse_helpers import Limits, client_from, new_ip, switch_limits
 from tests.api_helpers import as_citizen, as_user, submit
 from tests.test_citizen_sign_in import e164, new_phone, sign_in_with
@@ -211,6 +211,34 @@ def test_follows_are_rate_limited_like_submissions(
     url = f"/api/v1/public/reflections/{code}/followers"
     for _ in range(2):
         assert browser.post(url, json={"contact": new_phone()}).status_code == 201
-    refused = browser.post(url, json={"contact": new_phone()})
+    turned_away = new_phone()
+    refused = browser.post(url, json={"contact": turned_away})
     assert refused.status_code == 429, refused.text
     assert followers(session, code) == 2
+    assert (
+        session.exec(select(Reporter).where(Reporter.phone_e164 == e164(turned_away))).all() == []
+    )
+
+
+def test_an_unpublished_reflection_leaves_nearby_and_the_map(
+    client: TestClient, browser_client: TestClient
+) -> None:
+    here = spot()
+    code = filed(client, here)
+    assert code in [i["tracking_code"] for i in near(client, here, "street_lighting")]
+    assert f'data-tracking-code="{code}"' in browser_client.get("/map").text
+    taken_back = client.post(
+        f"/api/v1/reflections/{code}/unpublish", headers=as_user(client, "coordinator")
+    )
+    assert taken_back.status_code == 200, taken_back.text
+    assert code not in [i["tracking_code"] for i in near(client, here, "street_lighting")]
+    assert f'data-tracking-code="{code}"' not in browser_client.get("/map").text
+    refused = client.post(
+        f"/api/v1/public/reflections/{code}/followers", json={"contact": new_phone()}
+    )
+    assert refused.status_code == 404
+
+
+@pytest.fixture
+def browser_client(app: FastAPI) -> TestClient:
+    return TestClient(app, follow_redirects=False)

@@ -13,14 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, exists, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from reflections.errors import InvalidInput, NotFound
 from reflections.lifecycle.followers import follow
 from reflections.lifecycle.queries import OPEN_STATES
 from reflections.messaging.contacts import check_sms_region
-from reflections.models import AdministrativeUnit, Category, Follower, Reflection, Reporter
+from reflections.models import (
+    AdministrativeUnit,
+    Category,
+    Follower,
+    PublicationDecision,
+    Reflection,
+    Reporter,
+)
 from reflections.models.enums import Channel, Language, LifecycleState
 from reflections.oversight.public_feed import Named, area_and_below, disclosures
 
@@ -92,6 +100,7 @@ def nearby(
             col(Reflection.category_id).in_(category_ids),
             col(Reflection.latitude).between(latitude - dlat, latitude + dlat),
             col(Reflection.longitude).between(longitude - dlon, longitude + dlon),
+            _published(),
         )
     ).all()
     found = []
@@ -121,17 +130,24 @@ def open_on_map(
     if area_code is not None:
         areas = area_and_below(session, area_code)
         statement = statement.where(col(Reflection.administrative_unit_id).in_(sorted(areas)))
-    # Newest first; unpublished rows are skipped after reading, so read in batches.
-    out: list[PublicOpen] = []
-    offset, batch = 0, max(limit, 50)
-    ordered = statement.order_by(col(Reflection.created_at).desc(), col(Reflection.id).desc())
-    while len(out) < limit:
-        rows = session.exec(ordered.offset(offset).limit(batch)).all()
-        out += public_open(session, rows)
-        if len(rows) < batch:
-            break
-        offset += batch
-    return out[:limit]
+    ordered = statement.where(_published()).order_by(
+        col(Reflection.created_at).desc(), col(Reflection.id).desc()
+    )
+    return public_open(session, session.exec(ordered.limit(limit)).all())
+
+
+def _published() -> ColumnElement[bool]:
+    """The reflection's latest publication decision publishes it (narrows the query in SQL;
+    :func:`public_open` still asks ``public_feed``, the one judge of what is public)."""
+    latest = aliased(PublicationDecision)
+    later = aliased(PublicationDecision)
+    return exists().where(
+        col(latest.reflection_id) == col(Reflection.id),
+        col(latest.published).is_(True),
+        ~exists().where(
+            col(later.reflection_id) == col(latest.reflection_id), col(later.id) > col(latest.id)
+        ),
+    )
 
 
 def public_open(session: Session, rows: Sequence[Reflection]) -> list[PublicOpen]:
