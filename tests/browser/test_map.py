@@ -126,7 +126,7 @@ def test_pin_shows_the_same_problem_nearby_and_the_citizen_follows_it(
     follow.click()  # no contact yet: asked for one, nothing written
     expect(panel.locator("[data-nearby-status]")).to_contain_text("Hãy nhập số điện thoại")
     assert followers(session, original) == 0
-    panel.get_by_label("Số điện thoại hoặc email để nhận cập nhật").fill(new_phone())
+    panel.get_by_label("Liên hệ để nhận cập nhật của phản ánh này").fill(new_phone())
     assert_accessible(page)
     follow.click()
     expect(panel.locator("[data-nearby-status]")).to_contain_text(
