@@ -18,6 +18,7 @@ from web.routes import (
     console_reflection,
     home,
     public,
+    public_map,
     sign_in,
     stop,
 )
@@ -39,6 +40,7 @@ def install(app: FastAPI) -> None:
         admin_lockouts,
         audit,
         public,
+        public_map,
         sign_in,
         stop,
     ):

@@ -278,6 +278,11 @@ def _reflection(session: Session, tracking_code: str) -> Reflection | None:
     ).first()
 
 
+def area_and_below(session: Session, code: str) -> set[int]:
+    """The ids of the administrative unit with this code and of every unit under it."""
+    return _area_and_below(session, code)
+
+
 def _area_and_below(session: Session, code: str) -> set[int]:
     """The administrative unit with this code and every unit under it, one query per level."""
     root = session.exec(

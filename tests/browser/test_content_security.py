@@ -5,7 +5,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from tests.browser.test_lifecycle_in_browser import _context, _log_in
 
-PAGES = ("/", "/submit", "/track", "/results", "/login")
+PAGES = ("/", "/submit", "/track", "/results", "/map", "/login")
 STAFF_PAGES = ("/console/queue", "/console/reports")
 
 

@@ -8,12 +8,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, expect
+from sqlmodel import Session
 
 from reflections.platform.settings import get_settings
 from tests.browser.accessibility import assert_accessible
 from tests.browser.conftest import Camera
 from tests.browser.test_lifecycle_in_browser import _png
+from tests.test_citizen_sign_in import new_phone
+from tests.test_nearby import filed, followers, spot
 
 TILE = _png(256, 256)
 
@@ -83,4 +87,74 @@ def test_tapping_the_map_places_the_pin_and_fills_the_coordinates(
     page.get_by_label("Kinh độ").fill("107.5800")
     page.get_by_label("Kinh độ").press("Tab")
     expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    context.close()
+
+
+def test_pin_shows_the_same_problem_nearby_and_the_citizen_follows_it(
+    chromium: Browser,
+    live_url: str,
+    camera: Camera,
+    tile_stub: list[str],
+    client: TestClient,
+    session: Session,
+) -> None:
+    """Pin placed → the published open reflection of the same category nearby is shown →
+    "same problem? follow it" → confirmation, and the citizen is its follower."""
+    here = spot()
+    original = filed(client, here, category="urban_order")
+    hidden = filed(client, here, category="urban_order", publish=False)
+    context = chromium.new_context(
+        base_url=live_url, viewport={"width": 412, "height": 915}, locale="vi-VN"
+    )
+    page = context.new_page()
+    page.goto("/submit")
+    page.get_by_label("Lĩnh vực").select_option("urban_order")
+    page.get_by_label("Vĩ độ").fill(str(here[0]))
+    page.get_by_label("Kinh độ").fill(str(here[1]))
+    page.get_by_label("Kinh độ").press("Tab")  # the map moves to the typed place
+    box = page.locator("[data-map]")
+    box.scroll_into_view_if_needed()
+    area = box.bounding_box()
+    assert area is not None
+    page.mouse.click(area["x"] + area["width"] / 2 + 15, area["y"] + area["height"] / 2)
+    panel = page.locator("[data-nearby]")
+    expect(panel).to_be_visible()
+    item = panel.locator(f'[data-nearby-item="{original}"]')
+    expect(item).to_be_visible()
+    expect(panel.locator(f'[data-nearby-item="{hidden}"]')).to_have_count(0)
+    follow = item.get_by_role("button", name="Cùng vấn đề? Theo dõi phản ánh này")
+    follow.click()  # no contact yet: asked for one, nothing written
+    expect(panel.locator("[data-nearby-status]")).to_contain_text("Hãy nhập số điện thoại")
+    assert followers(session, original) == 0
+    panel.get_by_label("Liên hệ để nhận cập nhật của phản ánh này").fill(new_phone())
+    assert_accessible(page)
+    follow.click()
+    expect(panel.locator("[data-nearby-status]")).to_contain_text(
+        f"Bạn đã theo dõi phản ánh {original}"
+    )
+    camera.shoot(page, "journey-follow-nearby")
+    assert followers(session, original) == 1
+    context.close()
+
+
+def test_the_public_map_shows_markers_and_the_same_list(
+    chromium: Browser,
+    live_url: str,
+    camera: Camera,
+    tile_stub: list[str],
+    client: TestClient,
+) -> None:
+    code = filed(client, spot(), category="traffic")
+    context = chromium.new_context(
+        base_url=live_url, viewport={"width": 412, "height": 915}, locale="vi-VN"
+    )
+    page = context.new_page()
+    page.goto("/map?category=traffic")
+    expect(page.locator("[data-public-map]")).to_be_visible()
+    expect(page.locator(".leaflet-marker-icon").first).to_be_visible()
+    markers = page.locator(".leaflet-marker-icon").count()
+    assert markers == page.locator("[data-map-item][data-lat]").count()
+    expect(page.locator(f'[data-map-item][data-tracking-code="{code}"]')).to_be_visible()
+    camera.shoot(page, "journey-public-map")
+    assert_accessible(page)
     context.close()

@@ -28,6 +28,7 @@ document.addEventListener("DOMContentLoaded", () => {
     lng.value = event.latlng.lng.toFixed(6);
     place(event.latlng, false);
     box.dataset.pinned = "1";
+    document.dispatchEvent(new CustomEvent("map:pin")); // nearby.js looks for the same problem
   });
   lat.addEventListener("change", typed);
   lng.addEventListener("change", typed);
