@@ -252,6 +252,14 @@ class Settings(BaseSettings):
         description="How long a process keeps the step policies it read; a policy changed in "
         "another process applies here at most this long after it.",
     )
+    outbox_chunk_size: int = Field(
+        default=25,
+        gt=0,
+        le=1000,
+        description="Messages the dispatcher hands a channel at once and records in one commit; "
+        "a dispatcher that dies mid-chunk sends at most this many again (1: only the one in "
+        "flight, at one commit a message).",
+    )
 
 
 @lru_cache(maxsize=1)
