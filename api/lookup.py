@@ -20,14 +20,21 @@ FOLLOWS = 0  # no reflection has id 0: a follower's actor may fire nothing on it
 Coded = type[AdministrativeUnit] | type[HandlingUnit] | type[Category]
 
 
-def id_for_code(session: Session, table: Coded, code: str | None, field: str) -> int | None:
-    """The id of the row with this code; a 422 naming the field if there is none."""
+def row_for_code(session: Session, table: Coded, code: str | None, field: str) -> SQLModel | None:
+    """The row with this code; a 422 naming the field if there is none. A caller that keeps
+    the row while it works spares the later loads of it: the session finds it by id."""
     if code is None:
         return None
     row: SQLModel | None = session.exec(select(table).where(table.code == code)).first()
     if row is None or getattr(row, "id", None) is None:
         raise InvalidInput(field, f"no {table.__tablename__} with code {code!r}", "unknown_choice")
-    return int(getattr(row, "id"))  # noqa: B009
+    return row
+
+
+def id_for_code(session: Session, table: Coded, code: str | None, field: str) -> int | None:
+    """The id of the row with this code; a 422 naming the field if there is none."""
+    row = row_for_code(session, table, code, field)
+    return None if row is None else int(getattr(row, "id"))  # noqa: B009
 
 
 def open_reflection(

@@ -4,8 +4,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement
-from sqlalchemy.orm import Mapped
+from sqlalchemy import ColumnElement, inspect
+from sqlalchemy.orm import InstanceState, Mapped
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -32,11 +33,21 @@ RowT = TypeVar("RowT", bound=SQLModel)
 
 
 def _by_id(session: Session, table: type[RowT], ids: set[int | None]) -> dict[int, RowT]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.exec(select(table).where(col(table.id).in_(wanted)))  # type: ignore[attr-defined]
-    return {row.id: row for row in rows}  # type: ignore[attr-defined]
+    """The rows by id: those the session holds already (fully loaded, e.g. the area a submit
+    just checked) without a query, the rest in one."""
+    found: dict[int, RowT] = {}
+    for i in ids:
+        if i is None:
+            continue
+        held: RowT | None = session.identity_map.get(identity_key(table, i))
+        state: InstanceState[RowT] | None = inspect(held) if held is not None else None
+        if held is not None and state is not None and not state.expired_attributes:
+            found[i] = held
+    wanted = {i for i in ids if i is not None and i not in found}
+    if wanted:
+        rows = session.exec(select(table).where(col(table.id).in_(wanted)))  # type: ignore[attr-defined]
+        found.update({row.id: row for row in rows})  # type: ignore[attr-defined]
+    return found
 
 
 def _unit(row: AdministrativeUnit | HandlingUnit | None) -> UnitRef | None:

@@ -12,7 +12,8 @@ a free port. Then, for --seconds each, httpx keeps --concurrency requests in fli
     a reflection submitted earlier, with the ``X-Citizen-Key`` its submit returned;
 (b) the keyed mix: the same, each submit with an ``Idempotency-Key`` of its own (what a retrying
     client or the web form sends: the key's row is written with the reflection);
-(c) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
+(c) submit only: nothing but ``POST /api/v1/reflections`` (unkeyed);
+(d) the baseline: ``POST /bench/bare-insert``, which inserts one row with plain SQL.
 
 The baseline endpoint lives only in a wrapper module the bench writes into a temporary folder
 (``bench_app.py``: ``runtime.asgi.create_app()`` plus that one route, on a ``bench_bare`` table the
@@ -20,9 +21,11 @@ bench creates), so it passes through the same middleware, error handlers, thread
 connection pool as the product's routes, and the product never carries bench code.
 
 Printed per phase and per request kind: requests, throughput (req/s), p50 and p99 latency (ms)
-and errors (non-2xx answers, plus requests that got no answer), then the ratio of the mix's
-throughput to the baseline's (what the product's intake costs over a bare round trip) and of
-the keyed mix's to the mix's (what remembering answers costs).
+and errors (non-2xx answers, plus requests that got no answer), the server's CPU time per
+request in each phase (its processes' user + system time from /proc: steadier than the wall
+figures on a loaded machine), then the ratios of the mix's and of submit-only's throughput to
+the baseline's (what the product's intake costs over a bare round trip) and of the keyed mix's
+to the mix's (what remembering answers costs).
 
 Bounded: --seconds at most 120 per phase, --max-requests per phase, a 10 s timeout per request,
 60 s for the server to come up. Only loopback is used. The server is stopped and the database
@@ -115,6 +118,7 @@ class Sample:
 class Phase:
     name: str
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # the server's CPU seconds during the phase
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -145,6 +149,23 @@ def prepare(url: str, demo_password: str) -> None:
         engine.dispose()
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the process ``pid`` and its descendants (the uvicorn
+    workers), from /proc; 0 where /proc is not there."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
@@ -153,8 +174,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workers: int) -> Iterator[str]:
-    """uvicorn on bench_app:app at 127.0.0.1:<free port>; its base URL, then it is stopped."""
+def server(url: str, workers: int) -> Iterator[tuple[str, int]]:
+    """uvicorn on bench_app:app at 127.0.0.1:<free port>; its base URL and process id, then it
+    is stopped."""
     with tempfile.TemporaryDirectory(prefix="reflections-bench-") as folder:
         Path(folder, "bench_app.py").write_text(BENCH_APP, encoding="utf-8")
         port = free_port()
@@ -164,6 +186,9 @@ def server(url: str, workers: int) -> Iterator[str]:
             "REFLECTIONS_DATABASE_URL": url,
             "REFLECTIONS_JWT_SECRET": secrets.token_urlsafe(48),
             "REFLECTIONS_ATTACHMENTS_DIR": str(Path(folder, "attachments")),
+            # One client address submitting thousands an hour: the abuse limits would refuse all
+            # but the first ten (bench/abuse.py measures them).
+            "REFLECTIONS_ABUSE_LIMITS": "false",
         }
         command = [
             sys.executable,
@@ -187,7 +212,7 @@ def server(url: str, workers: int) -> Iterator[str]:
         try:
             base_url = f"http://{HOST}:{port}"
             wait_until_healthy(process, base_url)
-            yield base_url
+            yield base_url, process.pid
         finally:
             process.terminate()
             try:
@@ -274,6 +299,7 @@ async def run_phase(
     seconds: float,
     max_requests: int,
     citizens: list[Citizen],
+    pid: int,
 ) -> Phase:
     """Keep ``concurrency`` requests in flight until the time or the request budget runs out."""
     phase = Phase(name)
@@ -285,12 +311,14 @@ async def run_phase(
     async def one(client: httpx.AsyncClient, number: int) -> Sample:
         if name == "baseline":
             return await bare_insert(client, number)
+        if name == "submit":
+            return await submit(client, number, citizens)
         if number % (READS_PER_SUBMIT + 1) == 0 or not citizens:
             return await submit(client, number, citizens, keyed=name == "keyed")
         return await read(client, rng.choice(citizens))
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), server_cpu_seconds(pid)
         deadline = started + seconds
 
         async def worker() -> None:
@@ -302,18 +330,22 @@ async def run_phase(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - started
+        phase.cpu_s = server_cpu_seconds(pid) - cpu
     return phase
 
 
-async def drive(base_url: str, concurrency: int, seconds: float, max_requests: int) -> list[Phase]:
+async def drive(
+    base_url: str, pid: int, concurrency: int, seconds: float, max_requests: int
+) -> list[Phase]:
     citizens: list[Citizen] = []
     # Warm up both paths (connections, caches), and give the reads reflections to read.
-    await run_phase("mix", base_url, concurrency, min(2.0, seconds), 4 * concurrency, citizens)
-    await run_phase("baseline", base_url, concurrency, min(2.0, seconds), concurrency, citizens)
-    mix = await run_phase("mix", base_url, concurrency, seconds, max_requests, citizens)
-    keyed = await run_phase("keyed", base_url, concurrency, seconds, max_requests, citizens)
-    baseline = await run_phase("baseline", base_url, concurrency, seconds, max_requests, citizens)
-    return [mix, keyed, baseline]
+    warm = min(2.0, seconds)
+    await run_phase("mix", base_url, concurrency, warm, 4 * concurrency, citizens, pid)
+    await run_phase("baseline", base_url, concurrency, warm, concurrency, citizens, pid)
+    return [
+        await run_phase(name, base_url, concurrency, seconds, max_requests, citizens, pid)
+        for name in ("mix", "keyed", "submit", "baseline")
+    ]
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -349,9 +381,13 @@ def report(phases: list[Phase]) -> None:
             for kind in kinds:
                 picked = [s for s in phase.samples if s.kind == kind]
                 print(line(phase.name, kind, picked, phase.wall_s))
-        print(f"{phase.name:9} took {phase.wall_s:.1f} s")
-    mix, keyed, baseline = phases
-    for over, under in ((mix, baseline), (keyed, mix)):
+        per_request = phase.cpu_s / len(phase.samples) * 1000 if phase.samples else 0.0
+        print(
+            f"{phase.name:9} took {phase.wall_s:.1f} s; server CPU {phase.cpu_s:.1f} s, "
+            f"{per_request:.2f} ms per request"
+        )
+    mix, keyed, submit_only, baseline = phases
+    for over, under in ((mix, baseline), (submit_only, baseline), (keyed, mix)):
         if over.samples and under.samples and over.wall_s and under.wall_s:
             ratio = (len(over.samples) / over.wall_s) / (len(under.samples) / under.wall_s)
             print(f"{over.name} throughput / {under.name} throughput: {ratio:.3f}")
@@ -391,8 +427,10 @@ def main() -> None:
     )
     with scratch_postgres(admin_url, "reflections_bench") as url:
         prepare(url, demo_password=secrets.token_urlsafe(16))
-        with server(url, args.workers) as base_url:
-            phases = asyncio.run(drive(base_url, args.concurrency, args.seconds, args.max_requests))
+        with server(url, args.workers) as (base_url, pid):
+            phases = asyncio.run(
+                drive(base_url, pid, args.concurrency, args.seconds, args.max_requests)
+            )
     report(phases)
 
 

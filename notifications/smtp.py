@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import policy
@@ -111,12 +113,16 @@ class SmtpChannel:
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
         self.envelope_from = parseaddr(config.from_address)[1] or config.from_address
+        self.local_hostname: str | None = None  # what EHLO says; looked up once, not per batch
 
-    def _client(self) -> aiosmtplib.SMTP:
+    async def _client(self) -> aiosmtplib.SMTP:
         c = self.config
+        if self.local_hostname is None:
+            self.local_hostname = await asyncio.to_thread(socket.getfqdn)
         return aiosmtplib.SMTP(
             hostname=c.host,
             port=c.port,
+            local_hostname=self.local_hostname,
             username=c.username,
             password=c.password,
             use_tls=c.use_tls,
@@ -152,7 +158,7 @@ class SmtpChannel:
     async def _deliver(
         self, pending: list[tuple[int, Message, EmailMessage]], settle: OnOutcome
     ) -> None:
-        client = self._client()
+        client = await self._client()
         try:
             await client.connect()
         except Exception as exc:

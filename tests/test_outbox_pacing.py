@@ -10,11 +10,13 @@ from sqlmodel import Session
 
 from notifications import Channel, Message, OnOutcome, Outcome
 from notifications.ratelimit import RateLimitedChannel, rate_limited
-from reflections.messaging.dispatcher import CHUNK_SIZE, dispatch
+from reflections.messaging.dispatcher import dispatch
 from reflections.models import OutboxStatus
 from reflections.platform import clock
 from reflections.platform.settings import get_settings
 from tests.test_outbox import _rows, _submit, _tag
+
+CHUNK_SIZE = 10  # outbox_chunk_size in these tests
 
 
 class Slow:
@@ -35,6 +37,7 @@ class Slow:
 @pytest.fixture
 def short_lease(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("REFLECTIONS_OUTBOX_LEASE_SECONDS", "2")
+    monkeypatch.setenv("REFLECTIONS_OUTBOX_CHUNK_SIZE", str(CHUNK_SIZE))
     get_settings.cache_clear()
     yield
     monkeypatch.undo()

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import abuse
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
-from api.lookup import aware, id_for_code, open_reflection, photo_file
+from api.lookup import aware, open_reflection, photo_file, row_for_code
 from api.pagination import CursorDep, LimitDep
 from api.problems import TOO_MANY, problem_responses
 from api.schemas import (
@@ -80,6 +80,10 @@ def submit_reflection(
                     "a first submission; leave the header out to receive one"
                 )
         abuse.check_submission(request, contact.phone, contact.email)
+    # Kept while the submission is checked and shown: the session finds it again by id.
+    area = row_for_code(
+        session, AdministrativeUnit, body.administrative_unit, "administrative_unit"
+    )
     submitted = submit(
         session,
         Submission(
@@ -87,9 +91,7 @@ def submit_reflection(
             latitude=body.latitude,
             longitude=body.longitude,
             address=body.address,
-            administrative_unit_id=id_for_code(
-                session, AdministrativeUnit, body.administrative_unit, "administrative_unit"
-            ),
+            administrative_unit_id=None if area is None else getattr(area, "id"),  # noqa: B009
             category_hint=body.category_hint,
             submitted_via=via,
             reporter_name=contact.name,

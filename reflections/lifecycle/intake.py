@@ -115,6 +115,9 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
     now = clock.now()
     priority, urgent_because = urgency(session, submission, actor)
     citizen_key = submission.citizen_key or new_secret()
+    # Held here until the outbox has read it: the session keeps rows only while someone does,
+    # and the outbox would load it again (issue 18).
+    reporter = _new_reporter(session, submission, now)
     reflection = Reflection(
         tracking_code=_unused_tracking_code(session),
         secret_hash=hash_secret(citizen_key),
@@ -125,7 +128,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         administrative_unit_id=submission.administrative_unit_id,
         category_hint=submission.category_hint,
         submitted_via=submission.submitted_via,
-        reporter_id=_reporter_id(session, submission, now),
+        reporter_id=reporter.id if reporter is not None else None,
         priority=priority,
         state=LifecycleState.RECEIVED,
         created_at=now,
@@ -188,7 +191,7 @@ def _check_submission(session: Session, submission: Submission) -> None:
         )
 
 
-def _reporter_id(session: Session, submission: Submission, now: datetime) -> int | None:
+def _new_reporter(session: Session, submission: Submission, now: datetime) -> Reporter | None:
     phone = (
         normalise_phone(submission.reporter_phone, "contact.phone")
         if submission.reporter_phone
@@ -215,7 +218,7 @@ def _reporter_id(session: Session, submission: Submission, now: datetime) -> int
     )
     session.add(reporter)
     session.flush()
-    return reporter.id
+    return reporter
 
 
 def _unused_tracking_code(session: Session) -> str:

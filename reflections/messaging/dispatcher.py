@@ -5,13 +5,16 @@
 1. it *claims* due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) by setting them ``sending``
    with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
 2. holds non-urgent SMS in quiet hours, renders the rest and hands them, grouped by channel, in
-   chunks of ``CHUNK_SIZE`` to the channel's ``send_batch``, starting no chunk once half the
-   lease is gone (the rest is given back for the next run);
-3. records and commits each outcome as the channel reports it, and only if the row is still
-   ``sending`` under *its* lease, so a row whose status changed meanwhile (retried by an
-   operator, reclaimed after the lease ran out) is skipped. A row is therefore sent at most
-   once per lease, and a dispatcher that dies mid-batch leaves only the message in flight to
-   be sent again, with the same idempotency key (the email's Message-ID).
+   chunks of ``outbox_chunk_size`` to the channel's ``send_batch``, starting no chunk once half
+   the lease is gone (the rest is given back for the next run);
+3. records a chunk's outcomes together, in one commit once the chunk is done, and each only if
+   the row is still ``sending`` under *its* lease, so a row whose status changed meanwhile
+   (retried by an operator, reclaimed after the lease ran out) is skipped. A row is therefore
+   sent at most once per lease, and a dispatcher that dies mid-chunk leaves only that chunk
+   unrecorded: its rows are sent again once the lease has run out, with the same idempotency
+   key (the email's Message-ID, the SMS callback's key), so a recipient's system can drop the
+   duplicates. One commit a chunk rather than one a message is what keeps the dispatcher close
+   to a bare send loop (issue 18); ``outbox_chunk_size = 1`` commits every outcome on its own.
 
 ``dispatch`` is a plain function that runs the async channels with :func:`asyncio.run`, so the
 CLI and synchronous Prefect tasks call it directly; code already inside an event loop awaits
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 from sqlmodel import Session, col, select
 
 from notifications import (
@@ -53,7 +56,7 @@ BACKOFF_CAP = timedelta(hours=1)
 BACKOFF_JITTER = 0.2
 MAX_ATTEMPTS = 10
 MAX_AGE = timedelta(hours=24)
-CHUNK_SIZE = 10  # messages handed to a channel at once (see _Delivery)
+_OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -147,33 +150,44 @@ class _Claimed:
 
 
 class _Delivery:
-    """One claimed batch. Each outcome is recorded (and committed) as the channel reports it,
-    so a dispatcher that dies mid-batch leaves only the message in flight unrecorded; and no
-    chunk starts once half the lease is gone, so a slow provider cannot keep rows past their
-    lease, where another dispatcher would take them too."""
+    """One claimed batch. A chunk's outcomes are kept as the channel reports them and written
+    in one commit when the chunk is done, so a dispatcher that dies mid-chunk leaves only that
+    chunk unrecorded; and no chunk starts once half the lease is gone, so a slow provider
+    cannot keep rows past their lease, where another dispatcher would take them too."""
 
     def __init__(
         self, session: Session, now: datetime, lease_until: datetime, report: DispatchReport
     ) -> None:
         self.session, self.now, self.lease_until, self.report = session, now, lease_until, report
         self.recorded: set[int] = set()
+        self.unwritten: list[tuple[_Claimed, Outcome]] = []
         self.started = time.monotonic()
         self.half_lease = (lease_until - now).total_seconds() / 2
+        self.chunk_size = get_settings().outbox_chunk_size
 
     def record(self, item: _Claimed, outcome: Outcome) -> None:
+        """Keep the first outcome told for a row, to be written by :meth:`write`."""
         if item.row_id in self.recorded:
             return
         self.recorded.add(item.row_id)
-        _record(
-            self.session,
-            item.row_id,
-            item.attempts,
-            item.created_at,
-            outcome,
-            self.now,
-            self.lease_until,
-            self.report,
-        )
+        self.unwritten.append((item, outcome))
+
+    def write(self) -> None:
+        """Write the kept outcomes and commit them together."""
+        if not self.unwritten:
+            return
+        for item, outcome in self.unwritten:
+            _record(
+                self.session,
+                item.row_id,
+                item.attempts,
+                item.created_at,
+                outcome,
+                self.now,
+                self.lease_until,
+                self.report,
+            )
+        self.unwritten = []
         self.session.commit()
 
     def release(self, items: Sequence[_Claimed], due: datetime, bucket: list[int]) -> None:
@@ -185,11 +199,12 @@ class _Delivery:
         self.session.commit()
 
     async def send(self, channel: Channel, pairs: Sequence[tuple[_Claimed, Message]]) -> None:
-        for start in range(0, len(pairs), CHUNK_SIZE):
+        size = self.chunk_size
+        for start in range(0, len(pairs), size):
             if time.monotonic() - self.started > self.half_lease:
                 self.release([item for item, _ in pairs[start:]], self.now, self.report.deferred)
                 return
-            chunk = pairs[start : start + CHUNK_SIZE]
+            chunk = pairs[start : start + size]
             messages = [message for _, message in chunk]
 
             def on_outcome(index: int, outcome: Outcome, chunk: Sequence[Any] = chunk) -> None:
@@ -201,6 +216,7 @@ class _Delivery:
                 results = [Outcome.transient(m, f"{type(exc).__name__}: {exc}") for m in messages]
             for (item, _), outcome in zip(chunk, results, strict=True):
                 self.record(item, outcome)  # what the channel did not report as it went
+            self.write()
 
 
 async def dispatch_async(
@@ -248,6 +264,7 @@ async def dispatch_async(
     delivery.release(held, morning, report.held)
     for item, outcome in refused:
         delivery.record(item, outcome)
+    delivery.write()
     for name, pairs in by_channel.items():
         await delivery.send(channels[name], pairs)
     return report
@@ -333,18 +350,21 @@ def _record(
 def _update_if_ours(
     session: Session, row_id: int, lease_until: datetime, values: Mapping[str, Any]
 ) -> bool:
-    """Write ``values`` if the row is still ``sending`` under this dispatcher's lease."""
-    result = session.execute(
-        update(OutboxMessage)
+    """Write ``values`` if the row is still ``sending`` under this dispatcher's lease.
+
+    A Core statement on the session's connection: the ORM's bulk-update bookkeeping cost more
+    than the statement itself, once per message (issue 18)."""
+    table = _OUTBOX
+    result = session.connection().execute(
+        update(table)
         .where(
-            col(OutboxMessage.id) == row_id,
-            col(OutboxMessage.status) == OutboxStatus.SENDING,
-            col(OutboxMessage.next_attempt_at) == lease_until,
+            table.c.id == row_id,
+            table.c.status == OutboxStatus.SENDING,
+            table.c.next_attempt_at == lease_until,
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
     )
-    return getattr(result, "rowcount", 0) == 1
+    return result.rowcount == 1
 
 
 def retry_dead(session: Session, ids: Sequence[int], now: datetime | None = None) -> list[int]:

@@ -109,8 +109,10 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait this long for a free pooled connection."
     )
-    database_pool_size: int = Field(default=5, gt=0, description="Pooled connections kept.")
-    database_max_overflow: int = Field(default=10, ge=0, description="Extra ones under load.")
+    # 10 + 5 (was 5 + 10, issue 18): the same 15 at most, but at 16 concurrent requests the
+    # overflow connections were opened and closed per request (a PostgreSQL backend each).
+    database_pool_size: int = Field(default=10, gt=0, description="Pooled connections kept.")
+    database_max_overflow: int = Field(default=5, ge=0, description="Extra ones under load.")
     sqlite_busy_timeout_seconds: float = Field(
         default=5.0, ge=0, description="SQLite: wait this long for another writer's lock."
     )
@@ -265,6 +267,14 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a process keeps the step policies it read; a policy changed in "
         "another process applies here at most this long after it.",
+    )
+    outbox_chunk_size: int = Field(
+        default=25,
+        gt=0,
+        le=1000,
+        description="Messages the dispatcher hands a channel at once and records in one commit; "
+        "a dispatcher that dies mid-chunk sends at most this many again (1: only the one in "
+        "flight, at one commit a message).",
     )
 
 
