@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from reflections.platform import migrate
+from reflections.platform import copies, migrate
 from reflections.platform.db import get_engine, reset_engines
 from reflections.platform.settings import get_settings
 from reflections.seed.loader import seed
@@ -56,7 +56,11 @@ def new_database(tmp: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp / f'test_{next(_counter)}.db'}"
         return
     with scratch_postgres(base, str(make_url(base).database)) as url:
-        yield url
+        try:
+            yield url
+        finally:  # drills keep their copies for a trainer to inspect; a test run keeps none
+            for copy in copies.copies_of(url):
+                copies.drop_copy(copy)
 
 
 @pytest.fixture
