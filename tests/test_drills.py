@@ -170,3 +170,15 @@ def test_a_drain_stops_at_its_time_bound_and_says_what_is_left(live_url: str) ->
         finished = sla.drain(session, now, batch_size=2)
         assert finished.complete and len(finished.reminders) == 3
         assert sla.due_count(session, now) == 0
+
+
+def test_databases_that_begin_alike_do_not_share_copies() -> None:
+    """Copy names keep 30 characters of the live name: longer names that begin alike (a test
+    run's scratch databases, a city's yearly databases) get a hash of the whole name instead,
+    so one database's list of copies never holds another's."""
+    first, second = "reflections_production_hue_2026", "reflections_production_hue_2027"
+    assert not copies._pg_prefix(first).startswith(copies._pg_prefix(second))
+    assert not copies._pg_prefix(second).startswith(copies._pg_prefix(first))
+    assert copies._pg_prefix("reflections") == "reflections_drill_"  # short names as before
+    longest = copies._pg_prefix("x" * 63) + "20261207094535ef72"
+    assert len(longest) <= 63  # PostgreSQL's identifier limit

@@ -11,6 +11,7 @@ Copies are kept (they are the trainer's to inspect) until :func:`drop_copy`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sqlite3
@@ -79,8 +80,18 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
+def _pg_prefix(database: str | None) -> str:
+    """The start of every copy's name: the live name, or for a name too long to keep whole
+    (identifiers end at 63 bytes) its first 21 characters and a hash of all of it, so two
+    databases that begin alike never see each other's copies as their own."""
+    name = database or "reflections"
+    if len(name) > 30:
+        name = f"{name[:21]}{hashlib.sha256(name.encode()).hexdigest()[:9]}"
+    return f"{name}{DRILL_MARK}"
+
+
 def _copy_postgresql(url: URL, stamp: str) -> DatabaseCopy:
-    name = f"{(url.database or 'reflections')[:30]}{DRILL_MARK}{stamp}"
+    name = f"{_pg_prefix(url.database)}{stamp}"
     target = url.set(database=name)
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -156,7 +167,7 @@ def copies_of(source_url: str) -> list[str]:
         source = Path(url.database or "").resolve()
         found = sorted((source.parent / "drills").glob(f"{source.stem}{DRILL_MARK}*.db"))
         return [url.set(database=str(path)).render_as_string(False) for path in found]
-    prefix = f"{(url.database or 'reflections')[:30]}{DRILL_MARK}"
+    prefix = _pg_prefix(url.database)
     admin = create_engine(url.set(database="postgres"))
     try:
         with admin.connect() as connection:
