@@ -39,11 +39,6 @@ class SessionOut(BaseModel):
     contact: str = Field(description="The contact, masked.")
 
 
-def client_of(request: Request) -> str | None:
-    """The caller's address as the abuse limits see it (our proxies' X-Forwarded-For)."""
-    return client_address(request)
-
-
 def refusal(session: Session, error: InvalidInput | TooManyAttempts) -> JSONResponse:
     """The refusal, with what it counted kept: a wrong try must stay counted."""
     session.commit()
@@ -66,7 +61,7 @@ def send_code(body: CodeIn, request: Request, session: SessionDep) -> Response:
     The answer is the same either way: it does not tell whether the contact is known."""
     contact = sign_in.parse_contact(body.contact)
     try:
-        sign_in.send_code(session, contact, client_of(request), clock.now(), body.language)
+        sign_in.send_code(session, contact, client_address(request), clock.now(), body.language)
     except TooManyAttempts as error:
         return refusal(session, error)
     session.commit()

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import col
 
+from api.abuse import client_address
 from api.deps import SessionDep
-from api.routes.citizen_sign_in import client_of
 from api.views import reflection_view
 from reflections.actors import Actor
 from reflections.errors import InvalidInput, TooManyAttempts
@@ -53,7 +53,7 @@ def send_code(
     try:
         parsed = sign_in.parse_contact(contact)
         language = translator(request).language.value
-        sign_in.send_code(session, parsed, client_of(request), clock.now(), language)
+        sign_in.send_code(session, parsed, client_address(request), clock.now(), language)
     except (InvalidInput, TooManyAttempts) as error:
         return _refused(request, error, values, "contact")
     session.commit()
