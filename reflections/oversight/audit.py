@@ -32,10 +32,10 @@ from sqlmodel import Session, col
 from reflections.errors import EventNotAllowed, GuardFailed, NotFound
 from reflections.lifecycle import history
 from reflections.models import HistoryEvent, Reflection
-from reflections.models.enums import AssignmentStage, LifecycleEvent, LifecycleState
+from reflections.models.enums import AssignmentStage, LifecycleState
 from reflections.oversight import anchors
 from reflections.oversight.findings import Problem, ProblemKind, VerifyReport
-from statemachines import Position, fire
+from statemachines import memo
 
 _HISTORY = HistoryEvent.__table__  # type: ignore[attr-defined]
 
@@ -210,7 +210,7 @@ def _timeline_problem(header: _Header, rows: Sequence[HistoryEvent]) -> Problem 
             extra,
         )
     try:
-        position = history.replay(rows, machine=_memo_fire)
+        position = history.replay(rows, machine=memo.fire)  # a few dozen shapes, remembered
     except (history.HistoryMismatch, EventNotAllowed, GuardFailed) as error:
         return problem(
             ProblemKind.IMPOSSIBLE_HISTORY,
@@ -223,45 +223,6 @@ def _timeline_problem(header: _Header, rows: Sequence[HistoryEvent]) -> Problem 
             f"{_place(position.state, position.stage)}",
         )
     return None
-
-
-_MachineKey = tuple[Position, LifecycleEvent, tuple[tuple[str, Any], ...]]
-_machine_memo: dict[_MachineKey, Position | EventNotAllowed | GuardFailed] = {}
-_MEMO_LIMIT = 100_000
-
-
-def _guard_view(value: Any) -> Any:
-    """What the lifecycle's guards can tell about a value: absent or blank text, other text,
-    or the value itself (numbers: a rating's range is checked)."""
-    if isinstance(value, str):
-        return "text" if value.strip() else ""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    return type(value).__name__
-
-
-def _memo_fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
-    """:func:`statemachines.fire`, memoised on the position, the event and what its guards can
-    tell of the data (:func:`_guard_view`).
-
-    Replaying costs about a millisecond per row in the machine, and most timelines repeat a few
-    dozen shapes: memoised, verify checks a million rows in minutes, not a quarter of an hour.
-    Sound as long as guards test text for presence only (they do: ``_require``); a guard that
-    read a text's content would need its field added to the key.
-    """
-    key = (position, event, tuple(sorted((name, _guard_view(v)) for name, v in data.items())))
-    outcome = _machine_memo.get(key)
-    if outcome is None:
-        try:
-            outcome = fire(position, event, **data)
-        except (EventNotAllowed, GuardFailed) as error:
-            outcome = error
-        if len(_machine_memo) >= _MEMO_LIMIT:
-            _machine_memo.clear()
-        _machine_memo[key] = outcome
-    if not isinstance(outcome, Position):
-        raise outcome.with_traceback(None)
-    return outcome
 
 
 def _place(state: LifecycleState, stage: AssignmentStage | None) -> str:
