@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from reflections.actors import Actor
@@ -18,6 +20,7 @@ from reflections.models import (
     User,
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
+from reflections.models.types import table_of
 from reflections.organisation import validity
 
 if TYPE_CHECKING:
@@ -30,6 +33,9 @@ DUPLICATE_REASON = "Trùng với phản ánh {code}"
 DUPLICATE_NOTE = "trùng với phản ánh {code}"
 
 
+_CATEGORIES = table_of(Category)
+_CATEGORY_ACTIVE = sa_select(_CATEGORIES.c.active).where(_CATEGORIES.c.id == bindparam("id"))
+
 # The API's names for what the service checks, so a refusal names the field the caller sent.
 _UNIT_FIELDS = {"handling_unit_id": "handling_unit", "suggested_unit_id": "suggested_unit"}
 
@@ -40,8 +46,8 @@ def check_references(
     """Refuse ids that point nowhere, or to units not in force on the reflection's day (the
     map it was reported on), before anything is written."""
     if data.category_id is not None:
-        category = session.get(Category, data.category_id)
-        if category is None or not category.active:
+        active = session.connection().execute(_CATEGORY_ACTIVE, {"id": data.category_id}).first()
+        if active is None or not active[0]:
             raise InvalidInput(
                 "category_id", f"no active category {data.category_id}", "unknown_choice"
             )

@@ -3,40 +3,62 @@
 import hashlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from reflections.errors import InvalidInput
 from reflections.models import HistoryEvent
-from reflections.models.enums import LifecycleEvent
+from reflections.models.enums import AssignmentStage, LifecycleEvent, LifecycleState, Role
+from reflections.models.types import table_of
 from statemachines import Position, fire
+
+# The columns a row's hash covers, in the order of its JSON (sorted by name when hashed).
+_HASHED = (
+    "reflection_id",
+    "seq",
+    "event",
+    "from_state",
+    "from_stage",
+    "to_state",
+    "to_stage",
+    "actor_user_id",
+    "actor_role",
+    "payload",
+    "reason",
+    "occurred_at",
+)
+
+
+def _canonical(values: Mapping[str, Any]) -> str:
+    """The hashed fields as deterministic JSON: enums by value, the instant to the microsecond."""
+    content = {name: _plain(values.get(name)) for name in _HASHED}
+    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return _instant(value) if isinstance(value, datetime) else value
 
 
 def canonical_content(row: HistoryEvent) -> str:
     """The fields a row's hash covers, as deterministic JSON."""
-    content: dict[str, Any] = {
-        "reflection_id": row.reflection_id,
-        "seq": row.seq,
-        "event": row.event.value,
-        "from_state": row.from_state.value if row.from_state else None,
-        "from_stage": row.from_stage.value if row.from_stage else None,
-        "to_state": row.to_state.value,
-        "to_stage": row.to_stage.value if row.to_stage else None,
-        "actor_user_id": row.actor_user_id,
-        "actor_role": row.actor_role.value,
-        "payload": row.payload,
-        "reason": row.reason,
-        "occurred_at": _instant(row.occurred_at),
-    }
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _canonical({name: getattr(row, name) for name in _HASHED})
+
+
+def _digest(content: str, prev_hash: str | None) -> str:
+    digest = hashlib.sha256((prev_hash or "").encode())
+    digest.update(content.encode())
+    return digest.hexdigest()
 
 
 def chain_hash(row: HistoryEvent, prev_hash: str | None) -> str:
-    digest = hashlib.sha256((prev_hash or "").encode())
-    digest.update(canonical_content(row).encode())
-    return digest.hexdigest()
+    return _digest(canonical_content(row), prev_hash)
 
 
 def last_hash(session: Session, reflection_id: int) -> str | None:
@@ -50,10 +72,66 @@ def last_hash(session: Session, reflection_id: int) -> str | None:
 
 
 def append(session: Session, row: HistoryEvent, prev_hash: str | None) -> HistoryEvent:
+    """Chain an ORM row and add it to the session (tests and tools building odd histories)."""
     row.prev_hash = prev_hash
     row.hash = chain_hash(row, prev_hash)
     session.add(row)
     return row
+
+
+_INSERT = insert(table_of(HistoryEvent))
+
+
+def write(
+    session: Session,
+    *,
+    reflection_id: int,
+    seq: int,
+    event: LifecycleEvent,
+    to_state: LifecycleState,
+    actor_role: Role,
+    occurred_at: datetime,
+    prev_hash: str | None,
+    from_state: LifecycleState | None = None,
+    from_stage: AssignmentStage | None = None,
+    to_stage: AssignmentStage | None = None,
+    actor_user_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> str:
+    """Chain and insert one history row in the session's transaction; returns its hash.
+
+    The service's path: one precompiled INSERT rather than an ORM object and a flush, which cost
+    more than the rest of an event (issue 18). The row is the same as :func:`append` writes.
+    """
+    values: dict[str, Any] = {
+        "reflection_id": reflection_id,
+        "seq": seq,
+        "event": event,
+        "from_state": from_state,
+        "from_stage": from_stage,
+        "to_state": to_state,
+        "to_stage": to_stage,
+        "actor_user_id": actor_user_id,
+        "actor_role": actor_role,
+        "payload": payload or {},
+        "reason": reason,
+        "occurred_at": occurred_at,
+        "prev_hash": prev_hash,
+    }
+    _refuse_nul(reason, payload or {})
+    values["hash"] = _digest(_canonical(values), prev_hash)
+    session.connection().execute(_INSERT, values)
+    return str(values["hash"])
+
+
+def _refuse_nul(reason: str | None, payload: Mapping[str, Any]) -> None:
+    """A NUL in text is refused alike on both databases (PostgreSQL cannot store it): the
+    ORM's flush check does not see a row written without the ORM."""
+    texts = {"reason": reason, **payload}
+    for field, value in texts.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise InvalidInput(field, "holds a NUL character", "nul")
 
 
 def timeline(session: Session, reflection_id: int) -> list[HistoryEvent]:

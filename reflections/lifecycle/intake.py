@@ -24,7 +24,7 @@ from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.tracking import new_tracking_code
 from reflections.messaging import outbox
 from reflections.messaging.contacts import check_sms_region, normalise_email, normalise_phone
-from reflections.models import Category, HistoryEvent, Reflection, Reporter
+from reflections.models import Category, Reflection, Reporter
 from reflections.models.enums import (
     Channel,
     Language,
@@ -138,7 +138,10 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
     session.add(reflection)
     session.flush()
     assert reflection.id is not None
-    row = HistoryEvent(
+    # The row's chain head stays NULL (setting it would be a second UPDATE, moving the version):
+    # the first event reads it from this row.
+    history.write(
+        session,
         reflection_id=reflection.id,
         seq=1,
         event=LifecycleEvent.SUBMIT,
@@ -151,8 +154,8 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
             | ({"urgent_because": urgent_because} if urgent_because else {})
         ),
         occurred_at=now,
+        prev_hash=None,
     )
-    history.append(session, row, prev_hash=None)
     outbox.enqueue_for_event(session, reflection, LifecycleEvent.SUBMIT, {}, now)
     session.flush()
     return Submitted(reflection, citizen_key)

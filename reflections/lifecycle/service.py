@@ -26,10 +26,7 @@ from reflections.lifecycle.checks import (
 from reflections.lifecycle.permissions import check_may_fire
 from reflections.lifecycle.policy import allowed_now, available_events, position_of
 from reflections.messaging import outbox
-from reflections.models import (
-    HistoryEvent,
-    Reflection,
-)
+from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.platform import clock, logs
 from reflections.platform.settings import get_settings
@@ -147,7 +144,8 @@ def _apply(
         # One UPDATE per event even when nothing else changes (a note, under a drill's frozen
         # clock): it moves the version, which numbers the history row.
         flag_modified(reflection, "updated_at")
-        row = HistoryEvent(
+        reflection.chain_hash = history.write(
+            session,
             reflection_id=reflection_id,
             seq=seq,
             event=event,
@@ -160,11 +158,11 @@ def _apply(
             payload=history.json_safe(payload),
             reason=data.reason,
             occurred_at=now,
+            prev_hash=prev_hash,
         )
-        history.append(session, row, prev_hash)
-        reflection.chain_hash = row.hash
-    # One flush: the UPDATE's version check (a concurrent winner makes it raise StaleDataError,
-    # or the history row's unique seq an IntegrityError) and the history row together.
+    # The history row is already inserted; the flush is the one UPDATE, whose version check
+    # makes a concurrent winner raise StaleDataError (or its history row's unique seq made ours
+    # raise IntegrityError above): either way a Conflict, and the rollback takes both back.
     session.flush()
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)

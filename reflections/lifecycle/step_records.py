@@ -25,38 +25,43 @@ counts, and for whom:
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 from sqlmodel import Session
 
 from reflections.models import Reflection, StepRecord
 from reflections.models.enums import LifecycleEvent
+from reflections.models.types import table_of
 from reflections.timekeeping import deadlines
+
+_INSERT = insert(table_of(StepRecord))
 
 
 def record_ended_step(
     session: Session, event: LifecycleEvent, reflection: Reflection, now: datetime
-) -> StepRecord | None:
-    """Record the running step as ended by ``event`` at ``now``; None when no step runs."""
+) -> None:
+    """Record the running step, if one runs, as ended by ``event`` at ``now`` (one INSERT in
+    the event's transaction, without an ORM object: issue 18)."""
     step = deadlines.step_of(reflection)
     started = reflection.step_started_at
     if step is None or started is None:
-        return None
+        return
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    record = StepRecord(
-        reflection_id=reflection.id,
-        step=step.value,
-        started_at=started,
-        ended_at=now,
-        due_at=due,
-        working_seconds=spent // timedelta(seconds=1),
-        on_time=due is None or now <= due,
-        handling_unit_id=_unit_before_event(reflection),
-        ended_by=event.value,
+    session.connection().execute(
+        _INSERT,
+        {
+            "reflection_id": reflection.id,
+            "step": step.value,
+            "started_at": started,
+            "ended_at": now,
+            "due_at": due,
+            "working_seconds": spent // timedelta(seconds=1),
+            "on_time": due is None or now <= due,
+            "handling_unit_id": _unit_before_event(reflection),
+            "ended_by": event.value,
+        },
     )
-    session.add(record)
-    return record
 
 
 def _unit_before_event(reflection: Reflection) -> int | None:

@@ -7,52 +7,62 @@ message over the day's cap is still written, as ``held`` (never sent), so nothin
 silently: the outbox shows what was held and why.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
+from sqlmodel import Session
 
-from reflections.messaging import contact_proofs, opt_out
-from reflections.models import OutboxMessage, OutboxStatus
+from reflections.messaging import contact_proofs
+from reflections.models import ContactOptOut, OutboxMessage, OutboxStatus
+from reflections.models.types import table_of
 from reflections.platform.settings import get_settings
 
 HELD_REASON = "held: daily limit of messages to a contact not yet proven by a one-time code"
 
 
-def _sent_since(session: Session, channel: str, address: str, since: datetime | None) -> int:
-    query = (
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.recipient == address,
-            OutboxMessage.channel == channel,
-            OutboxMessage.status != OutboxStatus.HELD,
-        )
+@dataclass(frozen=True)
+class Standing:
+    """What the rules say of a contact before a message to it is written."""
+
+    stopped: bool  # it followed a stop link: write nothing
+    new: bool  # nothing was ever sent (or held) to it: the message says how to stop
+    held: bool  # unproven and over the day's cap: the message is written held, never sent
+
+
+_OUTBOX, _OPT_OUTS = table_of(OutboxMessage), table_of(ContactOptOut)
+_TO_CONTACT = and_(
+    _OUTBOX.c.recipient == bindparam("address"), _OUTBOX.c.channel == bindparam("channel")
+)
+# One statement for the three facts: every citizen message asks them (issue 18).
+_FACTS = select(
+    exists()
+    .where(_OPT_OUTS.c.channel == bindparam("channel"), _OPT_OUTS.c.address == bindparam("address"))
+    .label("stopped"),
+    exists().where(_TO_CONTACT).label("known"),
+    select(func.count())
+    .where(
+        _TO_CONTACT,
+        _OUTBOX.c.status != OutboxStatus.HELD.value,
+        _OUTBOX.c.created_at >= bindparam("since", type_=_OUTBOX.c.created_at.type),
     )
-    if since is not None:
-        query = query.where(col(OutboxMessage.created_at) >= since)
-    return int(session.exec(query).one())
+    .scalar_subquery()
+    .label("sent_today"),
+)
 
 
-def is_new_contact(session: Session, channel: str, address: str) -> bool:
-    """Nothing was ever sent (or held) to this contact: its first message says how to stop."""
-    found = session.exec(
-        select(OutboxMessage.id).where(
-            OutboxMessage.recipient == address, OutboxMessage.channel == channel
-        )
-    ).first()
-    return found is None
-
-
-def over_daily_cap(session: Session, channel: str, address: str, now: datetime) -> bool:
-    """True when the contact is unproven and had its day's messages (the last 24 hours)."""
+def standing(session: Session, channel: str, address: str, now: datetime) -> Standing:
+    """The contact's standing now; the daily cap counts the last 24 hours' messages (held ones
+    not) and applies only while the abuse limits are on and the contact is unproven."""
     settings = get_settings()
-    if not settings.abuse_limits:
-        return False
-    cap = settings.unproven_contact_messages_per_day
-    if _sent_since(session, channel, address, now - timedelta(days=1)) < cap:
-        return False
-    return not contact_proofs.is_proven(session, channel, address)
-
-
-def stopped(session: Session, channel: str, address: str) -> bool:
-    return opt_out.is_opted_out(session, channel, address)
+    facts = (
+        session.connection()
+        .execute(_FACTS, {"channel": channel, "address": address, "since": now - timedelta(days=1)})
+        .one()
+    )
+    held = (
+        settings.abuse_limits
+        and facts.sent_today >= settings.unproven_contact_messages_per_day
+        and not contact_proofs.is_proven(session, channel, address)
+    )
+    return Standing(stopped=bool(facts.stopped), new=not facts.known, held=bool(held))

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, insert, select
+from sqlmodel import Session
 
 from notifications import (
     ChannelName,
@@ -36,6 +37,7 @@ from reflections.models import (
 )
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
 from reflections.models.reflection import short_title
+from reflections.models.types import table_of
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
@@ -72,19 +74,26 @@ def enqueue_for_event(
     event: LifecycleEvent,
     payload: Mapping[str, Any],
     now: datetime,
-) -> list[OutboxMessage]:
-    """Add the outbox rows this event causes to the session (not committed: the caller's one
-    commit writes them with the change). ``reflection`` is already in its new state."""
+) -> int:
+    """Write the outbox rows this event causes in the session's transaction (not committed: the
+    caller's one commit writes them with the change); returns how many. ``reflection`` is
+    already in its new state."""
     assert reflection.id is not None
-    rows: list[OutboxMessage] = []
+    rows: list[dict[str, Any]] = []
     kind = _CITIZEN_KINDS.get(event)
     if kind is not None:
         for recipient in _citizen_recipients(session, reflection):
-            if contact_limits.stopped(session, recipient.channel, recipient.address):
+            standing = contact_limits.standing(session, recipient.channel, recipient.address, now)
+            if standing.stopped:
                 continue  # the contact followed a stop link
             context = _citizen_context(session, reflection, kind, payload, recipient.language)
             context["link_url"] = citizen_link(reflection, now)  # opens without typing
-            rows.append(_citizen_row(session, reflection, kind, recipient, context, now))
+            if standing.new:
+                context["stop_url"] = opt_out.stop_url(recipient.channel, recipient.address)
+            row = _row(reflection, kind, recipient, context, now)
+            if standing.held:
+                row |= {"status": OutboxStatus.HELD, "last_error": contact_limits.HELD_REASON}
+            rows.append(row)
     staff_kind, staff = _staff_message(session, reflection, event, payload)
     for recipient in staff:
         assert staff_kind is not None
@@ -93,8 +102,9 @@ def enqueue_for_event(
         rows.append(_row(reflection, staff_kind, recipient, context, now))
     if not staff and (event is E.ESCALATE or staff_kind is MessageKind.EMERGENCY_RECEIVED):
         session.add(_unheard(reflection, event, now))  # for the admin digest
-    session.add_all(rows)
-    return rows
+    if rows:  # one INSERT, not an ORM object per row: every change writes some (issue 18)
+        session.connection().execute(insert(_OUTBOX), rows)
+    return len(rows)
 
 
 def _unheard(reflection: Reflection, event: LifecycleEvent, now: datetime) -> AdminWarning:
@@ -129,15 +139,15 @@ def _staff_message(
         return MessageKind.EMERGENCY_RECEIVED, duty
     if event in (E.ASSIGN, E.REASSIGN) and unit_id is not None:
         return MessageKind.TASK_NEW, _staff(
-            session, Role.HANDLER, col(Membership.handling_unit_id) == unit_id
+            session, Role.HANDLER, _MEMBERSHIPS.c.handling_unit_id == unit_id
         )
     if event is E.REMIND:
         if unit_id is not None and reflection.state is LifecycleState.ASSIGNED:
-            handlers = col(Membership.handling_unit_id) == unit_id
+            handlers = _MEMBERSHIPS.c.handling_unit_id == unit_id
             return MessageKind.TASK_REMINDER, _staff(session, Role.HANDLER, handlers)
         return MessageKind.TASK_REMINDER, _staff(session, Role.COORDINATOR)
     if event is E.ESCALATE and reflection.escalated_to_id is not None:
-        area = col(Membership.administrative_unit_id) == reflection.escalated_to_id
+        area = _MEMBERSHIPS.c.administrative_unit_id == reflection.escalated_to_id
         return MessageKind.TASK_ESCALATED, _staff(session, Role.SUPERVISOR, area)
     if event is E.REQUEST_EXTENSION:
         return MessageKind.EXTENSION_REQUESTED, _staff(session, Role.COORDINATOR)
@@ -171,10 +181,10 @@ def _row(
     recipient: Recipient,
     context: dict[str, Any],
     now: datetime,
-) -> OutboxMessage:
+) -> dict[str, Any]:
     # One row per (change, kind, channel, recipient): the version is the history row's seq.
     key = f"r{reflection.id}-v{reflection.version}-{kind.value}-{recipient.channel}"
-    return new_message(
+    return message_values(
         kind,
         recipient,
         context,
@@ -183,25 +193,6 @@ def _row(
         reflection_id=reflection.id,
         urgent=reflection.priority is Priority.EMERGENCY or kind in URGENT_KINDS,
     )
-
-
-def _citizen_row(
-    session: Session,
-    reflection: Reflection,
-    kind: MessageKind,
-    recipient: Recipient,
-    context: dict[str, Any],
-    now: datetime,
-) -> OutboxMessage:
-    """A citizen's message: the first to a contact says how to stop them; one over an
-    unproven contact's daily cap is written as held, never sent (``contact_limits``)."""
-    channel, address = recipient.channel, recipient.address
-    if contact_limits.is_new_contact(session, channel, address):
-        context = context | {"stop_url": opt_out.stop_url(channel, address)}
-    row = _row(reflection, kind, recipient, context, now)
-    if contact_limits.over_daily_cap(session, channel, address, now):
-        row.status, row.last_error = OutboxStatus.HELD, contact_limits.HELD_REASON
-    return row
 
 
 def _fingerprint(address: str) -> str:
@@ -220,19 +211,61 @@ def new_message(
 ) -> OutboxMessage:
     """A pending outbox row, due now."""
     return OutboxMessage(
-        reflection_id=reflection_id,
-        kind=kind.value,
-        channel=recipient.channel,
-        recipient=recipient.address,
-        language=recipient.language,
-        context=context,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        idempotency_key=idempotency_key,
-        urgent=urgent,
+        **message_values(
+            kind,
+            recipient,
+            context,
+            now,
+            idempotency_key=idempotency_key,
+            reflection_id=reflection_id,
+            urgent=urgent,
+        )
     )
+
+
+def message_values(
+    kind: MessageKind,
+    recipient: Recipient,
+    context: dict[str, Any],
+    now: datetime,
+    *,
+    idempotency_key: str,
+    reflection_id: int | None = None,
+    urgent: bool = False,
+) -> dict[str, Any]:
+    """A pending outbox row's columns, due now."""
+    return {
+        "reflection_id": reflection_id,
+        "kind": kind.value,
+        "channel": recipient.channel,
+        "recipient": recipient.address,
+        "language": recipient.language,
+        "context": context,
+        "status": OutboxStatus.PENDING,
+        "last_error": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "idempotency_key": idempotency_key,
+        "urgent": urgent,
+    }
+
+
+_OUTBOX, _FOLLOWERS = table_of(OutboxMessage), table_of(Follower)
+_REPORTERS, _USERS, _MEMBERSHIPS = table_of(Reporter), table_of(User), table_of(Membership)
+# Columns, not entities: the citizen and staff reads of every change (issue 18).
+_FOLLOWING = (
+    select(_FOLLOWERS.c.reporter_id)
+    .where(_FOLLOWERS.c.reflection_id == bindparam("reflection_id"))
+    .order_by(_FOLLOWERS.c.id)
+)
+_REPORTER = select(
+    _REPORTERS.c.opted_out,
+    _REPORTERS.c.phone_e164,
+    _REPORTERS.c.email,
+    _REPORTERS.c.channels,
+    _REPORTERS.c.language,
+).where(_REPORTERS.c.id == bindparam("reporter_id"))
 
 
 def _citizen_recipients(session: Session, reflection: Reflection) -> list[Recipient]:
@@ -240,26 +273,19 @@ def _citizen_recipients(session: Session, reflection: Reflection) -> list[Recipi
     submitted without contact (anonymous), or by a reporter who opted out, gets nothing.
     Followers (a merged duplicate's reporter: issue 16) hear of it the same way, once per
     address."""
-    following = session.exec(
-        select(Follower.reporter_id)
-        .where(Follower.reflection_id == reflection.id)
-        .order_by(col(Follower.id))
-    ).all()
+    connection = session.connection()
+    following = connection.execute(_FOLLOWING, {"reflection_id": reflection.id}).scalars().all()
     ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
     found: dict[tuple[str, str], Recipient] = {}
     for reporter_id in ids:
-        for recipient in _reporter_recipients(session, reporter_id):
+        reporter = connection.execute(_REPORTER, {"reporter_id": reporter_id}).first()
+        if reporter is None or reporter.opted_out:
+            continue
+        contacts = {"sms": reporter.phone_e164, "email": reporter.email}
+        chosen = [str(channel) for channel in reporter.channels or []] or ["sms", "email"]
+        for recipient in _recipients(contacts, chosen, str(reporter.language or "vi")):
             found.setdefault((recipient.channel, recipient.address), recipient)
     return list(found.values())
-
-
-def _reporter_recipients(session: Session, reporter_id: int | None) -> list[Recipient]:
-    reporter = session.get(Reporter, reporter_id) if reporter_id is not None else None
-    if reporter is None or reporter.opted_out:
-        return []
-    contacts = {"sms": reporter.phone_e164, "email": reporter.email}
-    chosen = [str(channel) for channel in reporter.channels or []] or ["sms", "email"]
-    return _recipients(contacts, chosen, str(reporter.language or "vi"))
 
 
 def _recipients(
@@ -278,20 +304,31 @@ def staff_recipients(user: User) -> list[Recipient]:
     they left only a phone; none when they opted out or are disabled."""
     if user.opted_out or user.disabled:
         return []
-    default = ["email"] if user.email or not user.phone else ["sms"]
-    chosen = [str(channel) for channel in user.channels or []] or default
-    return _recipients({"sms": user.phone, "email": user.email}, chosen, user.language.value)
+    return _staff_channels(user.email, user.phone, user.channels, user.language.value)
+
+
+def _staff_channels(
+    email: str | None, phone: str | None, channels: Sequence[str] | None, language: str
+) -> list[Recipient]:
+    default = ["email"] if email or not phone else ["sms"]
+    chosen = [str(channel) for channel in channels or []] or default
+    return _recipients({"sms": phone, "email": email}, chosen, language)
 
 
 def _staff(session: Session, role: Role, *scope: Any) -> list[Recipient]:
     """The recipients among active users of ``role`` with a membership in the scope."""
-    query = select(User).where(
-        User.role == role, col(User.disabled).is_(False), col(User.opted_out).is_(False)
+    users = _USERS.c
+    query = select(users.email, users.phone, users.channels, users.language).where(
+        users.role == role, users.disabled.is_(False), users.opted_out.is_(False)
     )
     if scope:
-        query = query.where(col(User.id).in_(select(Membership.user_id).where(*scope)))
-    users = session.exec(query.order_by(col(User.id))).all()
-    return [recipient for user in users for recipient in staff_recipients(user)]
+        query = query.where(users.id.in_(select(_MEMBERSHIPS.c.user_id).where(*scope)))
+    rows = session.connection().execute(query.order_by(users.id))
+    return [
+        recipient
+        for email, phone, channels, language in rows
+        for recipient in _staff_channels(email, phone, channels, language.value)
+    ]
 
 
 def _link(reflection: Reflection) -> str:

@@ -2,12 +2,13 @@
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Table
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -40,3 +41,8 @@ def str_enum(enum_class: type[StrEnum]) -> SAEnum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's table, for Core statements on hot paths (SQLModel does not type it)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
