@@ -116,6 +116,24 @@ def test_nul_characters_are_refused_on_every_database(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+def test_a_nul_in_an_events_text_is_refused_and_writes_nothing(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The event's history row is written without the ORM (issue 18): its text is checked
+    where it is written, alike on both databases."""
+    code = submit(client, administrative_unit=WARD)["tracking_code"]
+    coordinator = as_user(client, "coordinator")
+    caplog.set_level(logging.ERROR)
+    refused = client.post(
+        f"/api/v1/reflections/{code}/notes", headers=coordinator, json={"text": "gọi lại\x00"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "reason", "reason": "holds a NUL character"}]
+    history = client.get(f"/api/v1/reflections/{code}/history", headers=coordinator).json()
+    assert [row["event"] for row in history] == ["submit"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_like_wildcards_in_q_are_taken_literally(client: TestClient) -> None:
     coordinator = as_user(client, "coordinator")
     code = submit(client, description="Giảm 50_% giá vé xe buýt?", administrative_unit=WARD)[

@@ -8,7 +8,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from reflections.errors import InvalidInput
@@ -61,14 +62,18 @@ def chain_hash(row: HistoryEvent, prev_hash: str | None) -> str:
     return _digest(canonical_content(row), prev_hash)
 
 
+_HISTORY = table_of(HistoryEvent)
+_LAST_HASH = (
+    sa_select(_HISTORY.c.hash)
+    .where(_HISTORY.c.reflection_id == bindparam("reflection_id"))
+    .order_by(_HISTORY.c.seq.desc())
+    .limit(1)
+)
+
+
 def last_hash(session: Session, reflection_id: int) -> str | None:
-    statement = (
-        select(HistoryEvent.hash)
-        .where(HistoryEvent.reflection_id == reflection_id)
-        .order_by(col(HistoryEvent.seq).desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
+    found = session.connection().execute(_LAST_HASH, {"reflection_id": reflection_id}).first()
+    return str(found.hash) if found is not None else None
 
 
 def append(session: Session, row: HistoryEvent, prev_hash: str | None) -> HistoryEvent:
@@ -79,7 +84,7 @@ def append(session: Session, row: HistoryEvent, prev_hash: str | None) -> Histor
     return row
 
 
-_INSERT = insert(table_of(HistoryEvent))
+_INSERT = insert(_HISTORY)
 
 
 def write(

@@ -10,13 +10,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
 from reflections.actors import Actor
 from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
-from reflections.lifecycle import attachments, followers, history, step_records
+from reflections.lifecycle import attachments, followers, history, reflection_row, step_records
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.checks import (
     NOTIFY_COORDINATORS,
@@ -133,7 +132,7 @@ def _apply(
     # The chain's head is kept on the row (the version check below makes it the head of the
     # history this event extends); NULL for rows written before it was, read once from history.
     prev_hash = reflection.chain_hash or history.last_hash(session, reflection_id)
-    with session.no_autoflush:  # one UPDATE, so the version moves by exactly one
+    with session.no_autoflush:  # the ORM must not write the row: reflection_row.write does
         payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, event, reflection, actor, data, now)
         reflection.state = after.state
@@ -141,9 +140,6 @@ def _apply(
         reflection.extension_pending = after.extension_pending
         reflection.reopen_count = after.reopen_count
         reflection.updated_at = now
-        # One UPDATE per event even when nothing else changes (a note, under a drill's frozen
-        # clock): it moves the version, which numbers the history row.
-        flag_modified(reflection, "updated_at")
         reflection.chain_hash = history.write(
             session,
             reflection_id=reflection_id,
@@ -160,15 +156,15 @@ def _apply(
             occurred_at=now,
             prev_hash=prev_hash,
         )
-    # The history row is already inserted; the flush is the one UPDATE, whose version check
-    # makes a concurrent winner raise StaleDataError (or its history row's unique seq made ours
-    # raise IntegrityError above): either way a Conflict, and the rollback takes both back.
-    session.flush()
+    # The one UPDATE, with the version check: a concurrent winner makes it a Conflict (or its
+    # history row's unique seq made ours raise IntegrityError above); the rollback takes back
+    # the history row too.
+    reflection_row.write(session, reflection)
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
     outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
-    session.flush()
+    session.flush()  # followers, photos, warnings: the reflection itself is clean
     return reflection
 
 

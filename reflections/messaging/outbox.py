@@ -138,17 +138,14 @@ def _staff_message(
         duty = _staff(session, Role.OPERATOR) + _staff(session, Role.COORDINATOR)
         return MessageKind.EMERGENCY_RECEIVED, duty
     if event in (E.ASSIGN, E.REASSIGN) and unit_id is not None:
-        return MessageKind.TASK_NEW, _staff(
-            session, Role.HANDLER, _MEMBERSHIPS.c.handling_unit_id == unit_id
-        )
+        return MessageKind.TASK_NEW, _staff(session, Role.HANDLER, unit_id=unit_id)
     if event is E.REMIND:
         if unit_id is not None and reflection.state is LifecycleState.ASSIGNED:
-            handlers = _MEMBERSHIPS.c.handling_unit_id == unit_id
-            return MessageKind.TASK_REMINDER, _staff(session, Role.HANDLER, handlers)
+            return MessageKind.TASK_REMINDER, _staff(session, Role.HANDLER, unit_id=unit_id)
         return MessageKind.TASK_REMINDER, _staff(session, Role.COORDINATOR)
     if event is E.ESCALATE and reflection.escalated_to_id is not None:
-        area = _MEMBERSHIPS.c.administrative_unit_id == reflection.escalated_to_id
-        return MessageKind.TASK_ESCALATED, _staff(session, Role.SUPERVISOR, area)
+        area_id = reflection.escalated_to_id
+        return MessageKind.TASK_ESCALATED, _staff(session, Role.SUPERVISOR, area_id=area_id)
     if event is E.REQUEST_EXTENSION:
         return MessageKind.EXTENSION_REQUESTED, _staff(session, Role.COORDINATOR)
     if event is E.NOTE and payload.get("notify") == "coordinators":
@@ -315,15 +312,36 @@ def _staff_channels(
     return _recipients({"sms": phone, "email": email}, chosen, language)
 
 
-def _staff(session: Session, role: Role, *scope: Any) -> list[Recipient]:
-    """The recipients among active users of ``role`` with a membership in the scope."""
-    users = _USERS.c
-    query = select(users.email, users.phone, users.channels, users.language).where(
-        users.role == role, users.disabled.is_(False), users.opted_out.is_(False)
+_ACTIVE_STAFF = (
+    select(_USERS.c.email, _USERS.c.phone, _USERS.c.channels, _USERS.c.language)
+    .where(
+        _USERS.c.role == bindparam("role"),
+        _USERS.c.disabled.is_(False),
+        _USERS.c.opted_out.is_(False),
     )
-    if scope:
-        query = query.where(users.id.in_(select(_MEMBERSHIPS.c.user_id).where(*scope)))
-    rows = session.connection().execute(query.order_by(users.id))
+    .order_by(_USERS.c.id)
+)
+_MEMBERS = select(_MEMBERSHIPS.c.user_id)
+_STAFF = {
+    "all": _ACTIVE_STAFF,
+    "unit": _ACTIVE_STAFF.where(
+        _USERS.c.id.in_(_MEMBERS.where(_MEMBERSHIPS.c.handling_unit_id == bindparam("scope")))
+    ),
+    "area": _ACTIVE_STAFF.where(
+        _USERS.c.id.in_(_MEMBERS.where(_MEMBERSHIPS.c.administrative_unit_id == bindparam("scope")))
+    ),
+}
+
+
+def _staff(
+    session: Session, role: Role, *, unit_id: int | None = None, area_id: int | None = None
+) -> list[Recipient]:
+    """The recipients among active users of ``role``: all of them, or those with a membership
+    in the handling unit or the administrative unit."""
+    scope = "unit" if unit_id is not None else "area" if area_id is not None else "all"
+    rows = session.connection().execute(
+        _STAFF[scope], {"role": role, "scope": unit_id if unit_id is not None else area_id}
+    )
     return [
         recipient
         for email, phone, channels, language in rows

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
 from reflections.platform.settings import get_settings
@@ -118,3 +119,14 @@ def describe_failure(error: BaseException) -> str:
 def reset_engines() -> None:
     """Forget every engine (tests that point the settings elsewhere, or drop a database)."""
     _engine.cache_clear()
+
+
+@lru_cache(maxsize=64)
+def _rendered(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def database_key(session: OrmSession) -> str:
+    """Which database a session talks to, as a key for per-process caches (rendering the URL
+    on every event cost more than the cached lookup it keyed)."""
+    return _rendered(session.get_bind().engine.url)

@@ -30,6 +30,7 @@ from sqlmodel import Session, col, select
 from reflections.errors import Conflict, InvalidInput, NotFound
 from reflections.models import CalendarDay
 from reflections.models.enums import CalendarDayKind
+from reflections.platform.db import database_key
 from reflections.platform.settings import get_settings
 from reflections.timekeeping.calendar import CalendarConfig, WorkingCalendar
 
@@ -65,7 +66,7 @@ _snapshots: dict[str, _Snapshot] = {}
 
 
 def _database(session: Session) -> str:
-    return session.get_bind().engine.url.render_as_string(hide_password=False)
+    return database_key(session)
 
 
 def _config(rules: Iterable[_Rule]) -> CalendarConfig:

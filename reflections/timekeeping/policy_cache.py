@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 
 from reflections.models import StepPolicy
 from reflections.models.enums import Priority
+from reflections.platform.db import database_key
 from reflections.platform.settings import get_settings
 
 
@@ -49,7 +50,7 @@ _TOUCHED = "reflections.step_policies_touched"
 
 
 def _database(session: OrmSession) -> str:
-    return session.get_bind().engine.url.render_as_string(hide_password=False)
+    return database_key(session)
 
 
 def _load(session: Session) -> _Snapshot:
