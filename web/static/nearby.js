@@ -38,7 +38,12 @@ document.addEventListener("DOMContentLoaded", () => {
       items = [];
     }
     if (mine !== asked) return; // a newer pin or category meanwhile
-    list.replaceChildren(...items.map(row));
+    // The same reflections as shown: keep their buttons (a keyboard user's focus, a pending
+    // click's key), so a pin nudged nearby does not pull the list from under the finger.
+    const shown = Array.from(list.children, (li) => li.dataset.nearbyItem).join(" ");
+    if (shown !== items.map((item) => item.tracking_code).join(" ")) {
+      list.replaceChildren(...items.map(row));
+    }
     panel.hidden = items.length === 0;
   };
 
