@@ -30,7 +30,7 @@ def write(session: Session, reflection: Reflection) -> None:
     state = inspect(reflection)
     assert state is not None
     loaded = reflection.version
-    changes: dict[str, Any] = {key: state.dict.get(key) for key in state.committed_state}
+    changes: dict[str, Any] = {key: state.dict[key] for key in state.committed_state}
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
     if session.connection().execute(_UPDATE, parameters).rowcount != 1:
