@@ -197,27 +197,11 @@ def _fingerprint(address: str) -> str:
 
 
 def new_message(
-    kind: MessageKind,
-    recipient: Recipient,
-    context: dict[str, Any],
-    now: datetime,
-    *,
-    idempotency_key: str,
-    reflection_id: int | None = None,
-    urgent: bool = False,
+    kind: MessageKind, recipient: Recipient, context: dict[str, Any], now: datetime, **row: Any
 ) -> OutboxMessage:
-    """A pending outbox row, due now."""
-    return OutboxMessage(
-        **message_values(
-            kind,
-            recipient,
-            context,
-            now,
-            idempotency_key=idempotency_key,
-            reflection_id=reflection_id,
-            urgent=urgent,
-        )
-    )
+    """A pending outbox row, due now, as an ORM object (digests, sign-in codes); ``row`` as
+    :func:`message_values` takes it."""
+    return OutboxMessage(**message_values(kind, recipient, context, now, **row))
 
 
 def message_values(
