@@ -104,7 +104,12 @@ def _generate(session: Session, seed: int, count: int) -> None:
                     step=rng.choice(["classify", "accept", "process"]),
                     started_at=created,
                     ended_at=created + timedelta(hours=1),
-                    working_seconds=rng.choice([60, 120, 300, 600]) * rng.randrange(1, 8),
+                    # Many ties, halves of a tenth of an hour (180 s, 540 s...), and any time.
+                    working_seconds=(
+                        rng.choice([60, 120, 300, 600]) * rng.randrange(1, 8)
+                        if rng.random() < 0.7
+                        else rng.randrange(0, 400_000)
+                    ),
                     on_time=rng.random() < 0.7,
                     handling_unit_id=rng.choice(units),
                     ended_by="process",

@@ -48,12 +48,20 @@ from reflections.models import (
     ReportCell,
     ReportMonth,
     ReportStepCell,
+    ReportStepFigure,
+    ReportStepMonth,
     StepRecord,
 )
 from reflections.models.enums import LifecycleState
 from reflections.models.types import UTCDateTime
 from reflections.oversight.local_months import fixed_offset, local_month
-from reflections.oversight.report_types import Figures, Group, GroupBy, Month
+from reflections.oversight.report_types import (
+    SHOWN_SECONDS,
+    Figures,
+    Group,
+    GroupBy,
+    Month,
+)
 from reflections.oversight.reports import (
     _SUMMED,
     MEDIAN,
@@ -194,49 +202,120 @@ def _cells_statement(scope: _Scope) -> Select[Any]:
     )
 
 
+def _filtered(scope: _Scope) -> bool:
+    return any(
+        value is not None
+        for value in (scope.unit_id, scope.category_id, scope.level, scope.within_units)
+    )
+
+
 def _steps_statement(scope: _Scope) -> Select[Any]:
-    """Per group and step: finished, on time, and the nearest-rank median and p90 from the
-    counts per value (the smallest value whose running count reaches the rank)."""
+    """Per group and step: finished, on time, median and p90. Grouped by unit, category and
+    month (the cells themselves), from the figures stored per cell; by month or not at all
+    and unfiltered, from the months' histograms; otherwise from the cells' histograms."""
+    dimensions = set(scope.group_by)
+    if {GroupBy.HANDLING_UNIT, GroupBy.CATEGORY, GroupBy.MONTH} <= dimensions:
+        return _stored_figures(scope)
+    if not _filtered(scope) and dimensions <= {GroupBy.MONTH}:
+        month = ReportStepMonth
+        return _ranked(
+            scope,
+            select(
+                col(month.month).label("month"),
+                col(month.step).label("step"),
+                col(month.working_seconds).label("seconds"),
+                col(month.finished).label("finished"),
+                col(month.on_time).label("on_time"),
+            ),
+            joined=False,
+        )
     cell = ReportStepCell
-    keys = _keys(scope, month=col(cell.month))
+    return _ranked(
+        scope,
+        select(
+            col(cell.month).label("month"),
+            col(cell.unit_id).label("unit_id"),
+            col(cell.category_id).label("category_id"),
+            col(cell.step).label("step"),
+            col(cell.working_seconds).label("seconds"),
+            col(cell.finished).label("finished"),
+            col(cell.on_time).label("on_time"),
+        ),
+        joined=True,
+    )
+
+
+def _stored_figures(scope: _Scope) -> Select[Any]:
+    figure = ReportStepFigure
+    keys = _keys(scope, month=col(figure.month))
+    return _joined(
+        select(
+            *(expression.label(name) for name, expression in keys),
+            col(figure.step).label("step"),
+            col(figure.finished).label("finished"),
+            col(figure.on_time).label("on_time"),
+            col(figure.median_seconds).label("median_seconds"),
+            col(figure.p90_seconds).label("p90_seconds"),
+        ).select_from(figure),
+        col(figure.unit_id),
+        col(figure.category_id),
+    ).where(_filters(scope, col(figure.unit_id), col(figure.category_id), col(figure.month)))
+
+
+def _ranked(scope: _Scope, counts: Select[Any], *, joined: bool) -> Select[Any]:
+    """The nearest-rank median and p90 per group and step from counts per value (``counts``:
+    month, [unit_id, category_id,] step, seconds, finished, on_time): the counts are summed
+    per group, step and value first (a hash aggregate), then the few rows left are ranked,
+    the percentile being the smallest value whose running count reaches the rank."""
+    rows = counts.subquery("counts")
+    keys = _keys(scope, month=rows.c.month)
+    summed = select(
+        *(expression.label(name) for name, expression in keys),
+        rows.c.step,
+        rows.c.seconds,
+        func.sum(rows.c.finished).label("finished"),
+        func.sum(rows.c.on_time).label("on_time"),
+    ).select_from(rows)
+    if joined:
+        summed = _joined(summed, rows.c.unit_id, rows.c.category_id).where(
+            _filters(scope, rows.c.unit_id, rows.c.category_id, rows.c.month)
+        )
+    else:  # the months' histograms: only for reports filtered by nothing but their months
+        summed = summed.where(_filters(scope, None, None, rows.c.month))
+    values = summed.group_by(
+        *(expression for _, expression in keys), rows.c.step, rows.c.seconds
+    ).subquery("values")
     # Partitioned by ids, not by the codes and names grouped on (the same partitions, a
     # cheaper sort).
     ids = {"unit_id", "level", "category_id", "month"}
-    partition = [expression for name, expression in keys if name in ids] + [col(cell.step)]
-    ranked = (
-        _joined(
-            select(
-                *(expression.label(name) for name, expression in keys),
-                col(cell.step).label("step"),
-                col(cell.working_seconds).label("seconds"),
-                col(cell.finished).label("finished"),
-                col(cell.on_time).label("on_time"),
-                func.sum(col(cell.finished))
-                .over(partition_by=partition, order_by=col(cell.working_seconds), rows=(None, 0))
-                .label("running"),
-                func.sum(col(cell.finished)).over(partition_by=partition).label("n"),
-            ).select_from(cell),
-            col(cell.unit_id),
-            col(cell.category_id),
-        )
-        .where(_filters(scope, col(cell.unit_id), col(cell.category_id), col(cell.month)))
-        .subquery("ranked")
-    )
-    group = [ranked.c[name] for name in _key_names(scope)]
-
-    def nearest_rank(percent: int) -> ColumnElement[int]:
-        hundred, share = literal_column("100", Integer()), literal_column(str(percent), Integer())
-        reached = ranked.c.running * hundred >= ranked.c.n * share
-        return func.min(case((reached, ranked.c.seconds), else_=None))
-
+    names = _key_names(scope)
+    partition = [values.c[name] for name in names if name in ids] + [values.c.step]
+    ranked = select(
+        *(values.c[name] for name in names),
+        values.c.step,
+        values.c.seconds,
+        values.c.finished,
+        values.c.on_time,
+        func.sum(values.c.finished)
+        .over(partition_by=partition, order_by=values.c.seconds, rows=(None, 0))
+        .label("running"),
+        func.sum(values.c.finished).over(partition_by=partition).label("n"),
+    ).subquery("ranked")
+    group = [ranked.c[name] for name in names]
     return select(
         *group,
         ranked.c.step,
         func.sum(ranked.c.finished).label("finished"),
         func.sum(ranked.c.on_time).label("on_time"),
-        nearest_rank(MEDIAN).label("median_seconds"),
-        nearest_rank(P90).label("p90_seconds"),
+        _nearest_rank(ranked, MEDIAN).label("median_seconds"),
+        _nearest_rank(ranked, P90).label("p90_seconds"),
     ).group_by(*group, ranked.c.step)
+
+
+def _nearest_rank(ranked: Any, percent: int) -> ColumnElement[int]:
+    hundred, share = literal_column("100", Integer()), literal_column(str(percent), Integer())
+    reached = ranked.c.running * hundred >= ranked.c.n * share
+    return func.min(case((reached, ranked.c.seconds), else_=None))
 
 
 def figures_by_group(session: Session, scope: _Scope) -> dict[_GroupKey, tuple[Group, Figures]]:
@@ -272,7 +351,8 @@ def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Finger
     # (PostgreSQL's REPEATABLE READ, or the primary key) and rolls back, leaving no duplicates.
     session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
     session.execute(delete(ReportCell).where(col(ReportCell.month) == name))
-    session.execute(delete(ReportStepCell).where(col(ReportStepCell.month) == name))
+    for table in (ReportCell, ReportStepCell, ReportStepMonth, ReportStepFigure):
+        session.execute(delete(table).where(col(table.month) == name))
     facts = _reflection_statement(scope).subquery("facts")
     session.execute(
         insert(ReportCell).from_select(
@@ -287,12 +367,13 @@ def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Finger
     )
     keys = _keys(scope)
     unit = col(StepRecord.handling_unit_id)
+    shown = _shown(col(StepRecord.working_seconds))
     steps = (
         _joined(
             select(
                 *(expression.label(key) for key, expression in keys),
                 col(StepRecord.step).label("step"),
-                col(StepRecord.working_seconds).label("working_seconds"),
+                shown.label("working_seconds"),
                 func.count().label("finished"),
                 func.sum(_flag(col(StepRecord.on_time))).label("on_time"),
             )
@@ -304,7 +385,7 @@ def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Finger
         .group_by(
             *(expression for _, expression in keys),
             col(StepRecord.step),
-            col(StepRecord.working_seconds),
+            shown,
         )
         .subquery("steps")
     )
@@ -322,12 +403,58 @@ def _rebuild(session: Session, month: Month, scope: _Scope, fingerprint: _Finger
             ),
         )
     )
+    _summarise_steps(session, name, scope)
     reflections, versions = fingerprint
     session.add(
         ReportMonth(
             month=name, reflections=reflections, versions=versions, refreshed_at=clock.now()
         )
     )
+
+
+def _summarise_steps(session: Session, name: str, scope: _Scope) -> None:
+    """From the month's step cells: its histogram per step, and each cell's figures."""
+    cell = ReportStepCell
+    session.execute(
+        insert(ReportStepMonth).from_select(
+            ["month", "step", "working_seconds", "finished", "on_time"],
+            select(
+                col(cell.month),
+                col(cell.step),
+                col(cell.working_seconds),
+                func.sum(col(cell.finished)),
+                func.sum(col(cell.on_time)),
+            )
+            .where(col(cell.month) == name)
+            .group_by(col(cell.month), col(cell.step), col(cell.working_seconds)),
+        )
+    )
+    counts = select(
+        col(cell.month).label("month"),
+        col(cell.unit_id).label("unit_id"),
+        col(cell.category_id).label("category_id"),
+        col(cell.step).label("step"),
+        col(cell.working_seconds).label("seconds"),
+        col(cell.finished).label("finished"),
+        col(cell.on_time).label("on_time"),
+    ).where(col(cell.month) == name)
+    figures = _ranked(scope, counts, joined=True).subquery("figures")
+    columns = ["month", "unit_id", "category_id", "step", "finished", "on_time"]
+    columns += ["median_seconds", "p90_seconds"]
+    session.execute(
+        insert(ReportStepFigure).from_select(
+            columns, select(*(figures.c[column] for column in columns))
+        )
+    )
+
+
+def _shown(seconds: Any) -> ColumnElement[int]:
+    """:func:`~reflections.oversight.report_types.shown_seconds` in SQL (integer division of
+    non-negative numbers: the same on both databases)."""
+    half = literal_column(str(SHOWN_SECONDS // 2), Integer())
+    unit = literal_column(str(SHOWN_SECONDS), Integer())
+    tenths = case((seconds >= _ZERO, (seconds + half) // unit), else_=-((half - seconds) // unit))
+    return tenths * unit
 
 
 def refresh(session: Session, limit: int | None = None) -> list[str]:
@@ -360,8 +487,8 @@ def refresh(session: Session, limit: int | None = None) -> list[str]:
         session.commit()
         done.append(name)
     for name in gone:
-        session.execute(delete(ReportCell).where(col(ReportCell.month) == name))
-        session.execute(delete(ReportStepCell).where(col(ReportStepCell.month) == name))
+        for table in (ReportCell, ReportStepCell, ReportStepMonth, ReportStepFigure):
+            session.execute(delete(table).where(col(table.month) == name))
         session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
         session.commit()
         done.append(name)

@@ -41,7 +41,9 @@ that cohort, including the steps they went through and the events in their histo
 ``percentile_cont``): the p-th percentile of n values is the smallest value whose rank
 (1-based, ascending) r satisfies ``100·r >= p·n``, so the median of an even count is the lower
 middle value. Ranks come from ``ROW_NUMBER() OVER (PARTITION BY group, step ORDER BY
-working_seconds)`` and n from ``COUNT(*) OVER`` the same partition.
+working_seconds)`` and n from ``COUNT(*) OVER`` the same partition. The result keeps the
+precision shown (:func:`~reflections.oversight.report_types.shown_seconds`, the tenth of an
+hour), which the summary tables count in.
 
 **Rounding**: percentages 0–100 with 1 decimal, hours with 1 decimal, half up, from the exact
 integer counts and seconds; null when there is nothing to divide by or nothing measured.
@@ -99,6 +101,7 @@ from reflections.oversight.report_types import (
     ReportQuery,
     ReportRow,
     StepFigures,
+    shown_seconds,
 )
 from reflections.platform.settings import get_settings
 from reflections.timekeeping.deadlines import Step
@@ -423,8 +426,8 @@ def _merged(
         steps.setdefault(key, {})[Step(row["step"])] = StepFigures(
             finished=int(row["finished"]),
             on_time=int(row["on_time"] or 0),
-            median_seconds=_int_or_none(row["median_seconds"]),
-            p90_seconds=_int_or_none(row["p90_seconds"]),
+            median_seconds=shown_seconds(_int_or_none(row["median_seconds"])),
+            p90_seconds=shown_seconds(_int_or_none(row["p90_seconds"])),
         )
     if not scope.group_by:  # the total: one row even when nothing matched
         groups.setdefault((), Group())
