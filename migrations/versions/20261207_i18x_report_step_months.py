@@ -1,4 +1,5 @@
-"""report summaries: step histograms per month and step figures per cell (issue 18)
+"""report summaries: step histograms per month, step figures per cell, and an index for the
+months' fingerprints (issue 18)
 
 Revision ID: i18s7h2p4c9f
 Revises: i18b5u7m2r3y
@@ -55,11 +56,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_report_step_figures")),
     )
     op.create_index("ix_report_step_figures_month", "report_step_figures", ["month"], unique=False)
+    op.create_index(
+        "ix_reflections_created_at_version",
+        "reflections",
+        ["created_at", "version"],
+        unique=False,
+    )
     _forget_summaries()
 
 
 def downgrade() -> None:
     _forget_summaries()
+    op.drop_index("ix_reflections_created_at_version", table_name="reflections")
     op.drop_index("ix_report_step_figures_month", table_name="report_step_figures")
     op.drop_table("report_step_figures")
     op.drop_index("ix_report_step_months_month", table_name="report_step_months")

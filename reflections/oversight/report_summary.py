@@ -20,6 +20,7 @@ SQLite transaction reads one snapshot), so the fingerprint stored is that of the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,7 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
+    true,
     union_all,
 )
 from sqlmodel import Session, col
@@ -99,33 +101,29 @@ def _fingerprints(
     session: Session, start: datetime, end: datetime, offset: timedelta
 ) -> dict[str, _Fingerprint]:
     """(count, sum of versions) per local month from ``start`` to ``end`` (UTC instants at local
-    month starts). Months are told apart by comparing instants, not by formatting each row's
-    month: a scan, not a text function per row."""
+    month starts): one aggregate per month over its range of ``created_at``, each an index-only
+    scan of ``ix_reflections_created_at_version`` on PostgreSQL (no table rows read, nothing
+    computed per row), so checking a year costs a tenth of a second at a million."""
     names: list[str] = []
     bounds: list[datetime] = []
     first = (start + offset).date()
     month = Month(first.year, first.month)
     while (instant := _utc_midnight(month.first_day(), offset)) < end:
         names.append(str(month))
-        bounds.append(instant)
+        bounds.append(max(instant, start))
         month = month.next()
-    created = col(Reflection.created_at)
-    if len(bounds) == 1:  # one month: nothing to tell apart (and no constant to group by)
-        count, versions = session.execute(
-            select(func.count(), func.sum(col(Reflection.version))).where(
-                created >= start, created < end
+    bounds.append(end)
+    created, version = col(Reflection.created_at), col(Reflection.version)
+    statement = union_all(
+        *(
+            select(_number(n), func.count(), func.sum(version)).where(
+                created >= bounds[n], created < bounds[n + 1]
             )
-        ).one()
-        return {names[0]: (int(count), int(versions or 0))} if count else {}
-    whens = [(created < bound, _number(n)) for n, bound in enumerate(bounds[1:])]
-    index = case(*whens, else_=_number(len(bounds) - 1))
-    statement = (
-        select(index, func.count(), func.sum(col(Reflection.version)))
-        .where(created >= start, created < end)
-        .group_by(index)
+            for n in range(len(names))
+        )
     )
     rows = session.execute(statement)
-    return {names[int(row[0])]: (int(row[1]), int(row[2] or 0)) for row in rows}
+    return {names[int(row[0])]: (int(row[1]), int(row[2] or 0)) for row in rows if row[1]}
 
 
 def _number(n: int) -> ColumnElement[int]:
@@ -147,8 +145,9 @@ def covers(session: Session, scope: _Scope) -> bool:
 
 
 def _filters(scope: _Scope, unit: Any, category: Any, month: Any) -> ColumnElement[bool]:
+    """The report's months (unless ``month`` is None: rows already within them) and filters."""
     months = list(_months(scope))
-    conditions = [month >= months[0], month <= months[-1]]
+    conditions = [] if month is None else [month >= months[0], month <= months[-1]]
     if scope.unit_id is not None:
         conditions.append(unit == scope.unit_id)
     if scope.category_id is not None:
@@ -157,7 +156,7 @@ def _filters(scope: _Scope, unit: Any, category: Any, month: Any) -> ColumnEleme
         conditions.append(col(AdministrativeUnit.level) == scope.level)
     if scope.within_units is not None:
         conditions.append(unit.in_(sorted(scope.within_units)) if scope.within_units else false())
-    return and_(*conditions)
+    return and_(true(), *conditions)
 
 
 _ZERO, _ONE = literal_column("0", Integer()), literal_column("1", Integer())
@@ -171,7 +170,7 @@ def _cells_statement(scope: _Scope) -> Select[Any]:
         col(ReportCell.category_id).label("category_id"),
         *(getattr(ReportCell, name).label(name) for name in _CELL_COUNTS),
         _ZERO.label("open_overdue"),
-    )
+    ).where(_filters(_unfiltered(scope), None, None, col(ReportCell.month)))
     now = literal(scope.now, UTCDateTime())
     overdue = select(
         local_month(col(Reflection.created_at), scope.offset).label("month"),
@@ -197,9 +196,15 @@ def _cells_statement(scope: _Scope) -> Select[Any]:
             rows.c.unit_id,
             rows.c.category_id,
         )
-        .where(_filters(scope, rows.c.unit_id, rows.c.category_id, rows.c.month))
+        # Both parts are within the months already (a filter on the union's month would hide
+        # how many rows come, and PostgreSQL then joins the units by nested loops).
+        .where(_filters(scope, rows.c.unit_id, rows.c.category_id, None))
         .group_by(*(expression for _, expression in keys))
     )
+
+
+def _unfiltered(scope: _Scope) -> _Scope:
+    return replace(scope, unit_id=None, category_id=None, level=None, within_units=None)
 
 
 def _filtered(scope: _Scope) -> bool:
@@ -429,7 +434,7 @@ def _summarise_steps(session: Session, name: str, scope: _Scope) -> None:
             .group_by(col(cell.month), col(cell.step), col(cell.working_seconds)),
         )
     )
-    counts = select(
+    counts: Select[Any] = select(
         col(cell.month).label("month"),
         col(cell.unit_id).label("unit_id"),
         col(cell.category_id).label("category_id"),
@@ -492,7 +497,16 @@ def refresh(session: Session, limit: int | None = None) -> list[str]:
         session.execute(delete(ReportMonth).where(col(ReportMonth.month) == name))
         session.commit()
         done.append(name)
+    if done and is_postgresql(session.get_bind().engine):
+        # Fresh statistics at once (autovacuum comes later): with a month's rows counted as a
+        # few dozen, the planner joins a year's cells to the units by nested loops.
+        session.execute(text(f"ANALYZE {', '.join(_TABLES)}"))
+        session.commit()
     return done
+
+
+_TABLES = ("report_months", "report_cells", "report_step_cells", "report_step_months")
+_TABLES += ("report_step_figures",)
 
 
 def _as_date(value: datetime) -> date:
