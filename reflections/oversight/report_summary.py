@@ -505,8 +505,13 @@ def refresh(session: Session, limit: int | None = None) -> list[str]:
     return done
 
 
-_TABLES = ("report_months", "report_cells", "report_step_cells", "report_step_months")
-_TABLES += ("report_step_figures",)
+_TABLES = (
+    "report_months",
+    "report_cells",
+    "report_step_cells",
+    "report_step_months",
+    "report_step_figures",
+)
 
 
 def _as_date(value: datetime) -> date:
