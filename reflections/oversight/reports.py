@@ -60,6 +60,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -318,8 +319,9 @@ def build_report(
     """The report for ``query`` as of ``now`` (for "open overdue"), limited to the handling
     units ``within_units`` when given (a caller's scope: then nothing no unit holds shows).
 
-    Read from the summary tables when every month of the period is summarised and unchanged
-    since (:mod:`reflections.oversight.report_summary`), else by the statements above; the
+    Read from the summary tables (:mod:`reflections.oversight.report_summary`), the months
+    changed since they were summarised counted from the reflections meanwhile; by the
+    statements above when no month of the period is summarised, or none unchanged. The
     figures are the same either way. ``use_summaries=False`` always runs the statements."""
     zone_name = get_settings().time_zone
     try:
@@ -353,8 +355,9 @@ def build_report(
     if use_summaries:
         from reflections.oversight import report_summary  # it builds on this module
 
-        if report_summary.covers(session, scope):
-            figures = report_summary.figures_by_group
+        live = report_summary.changed_months(session, scope)
+        if live is not None and len(live) < len(list(report_summary.months_of(scope))):
+            figures = partial(report_summary.figures_by_group, live=live)
     rows = figures(session, scope)
     total = figures(session, _without_groups(scope)).get((), (Group(), Figures()))[1]
     ordered = sorted(rows.values(), key=lambda pair: _sort_key(pair[0], query.group_by))
