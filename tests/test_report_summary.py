@@ -213,14 +213,15 @@ def test_a_changed_month_is_counted_live_until_the_refresh(
         assert read_from_summaries == [1, 1]  # the changed month from the reflections
         unit = session.scalars(select(HandlingUnit).order_by(col(HandlingUnit.id))).first()
         assert unit is not None and unit.id is not None
-        for names, code, within in [
+        cases: list[tuple[list[str], str | None, frozenset[int] | None]] = [
             ([], None, None),
             (["month"], None, None),
             (["handling_unit"], None, None),
             (["category", "level"], None, None),
             (["month"], unit.code, None),
-            (list(GroupBy), None, frozenset({unit.id})),
-        ]:
+            ([str(dimension) for dimension in GroupBy], None, frozenset({unit.id})),
+        ]
+        for names, code, within in cases:
             grouped = ReportQuery.parse("2025-12", "2026-03", names, handling_unit=code)
             live, summary = _both(session, grouped, within)
             assert summary == live, (names, code, within)
