@@ -1,6 +1,6 @@
 """The monthly report over a million reflections and the export of their histories, on PostgreSQL.
 
-    .venv/bin/python bench/reports.py [--reflections 1000000] [--batch-size 2000]
+    .venv/bin/python bench/reports.py [--reflections 1000000] [--batch-size 2000] [--no-sql-year]
 
 Run on demand, not in CI. A scratch PostgreSQL database (BENCH_POSTGRES_ADMIN_URL, by default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres; created, then dropped, also on Ctrl-C)
