@@ -1,7 +1,8 @@
 """Report summaries (issue 18), every ten minutes: rebuild the months whose reflections
-changed since they were summarised. A report over a changed month is answered by the SQL
-meanwhile (the same figures, at the speed it had before), so the lag is one of speed, never of
-figures: at most ten minutes plus the rebuild after the month's last change.
+changed since they were summarised. Meanwhile a report counts a changed month from the
+reflections and step records (the same figures, at the SQL's cost for that month) beside the
+other months' summaries, so the lag is one of speed, never of figures: at most ten minutes plus
+the rebuild after the month's last change.
 
 Two runs at once: the loser of a month's rebuild rolls back (its report_months row is locked
 or already inserted by the winner) and the next run finds nothing to do.

@@ -1,7 +1,8 @@
 """Reports from the summary tables (issue 18) give exactly the figures of the report's SQL over
 the reflections, their history and step records: random datasets (seeded, so a failure
-replays), every grouping, filters and a caller's scope; a change makes the report fall back
-to the SQL until the next refresh, and nothing stale is ever answered.
+replays), every grouping, filters and a caller's scope; a changed month is counted from the
+reflections until the next refresh, beside the others' summaries, and nothing stale is ever
+answered.
 
 The rows are written directly (random states, counts and working times with many ties), not
 through the lifecycle service: the report reads only their columns, and the service's own
@@ -104,7 +105,12 @@ def _generate(session: Session, seed: int, count: int) -> None:
                     step=rng.choice(["classify", "accept", "process"]),
                     started_at=created,
                     ended_at=created + timedelta(hours=1),
-                    working_seconds=rng.choice([60, 120, 300, 600]) * rng.randrange(1, 8),
+                    # Many ties, halves of a tenth of an hour (180 s, 540 s...), and any time.
+                    working_seconds=(
+                        rng.choice([60, 120, 300, 600]) * rng.randrange(1, 8)
+                        if rng.random() < 0.7
+                        else rng.randrange(0, 400_000)
+                    ),
                     on_time=rng.random() < 0.7,
                     handling_unit_id=rng.choice(units),
                     ended_by="process",
@@ -154,9 +160,9 @@ def read_from_summaries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = report_summary.figures_by_group
 
-    def counted(*args: Any) -> Any:
-        calls.append(1)
-        return real(*args)
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(len(kwargs.get("live", ())))  # how many months counted live
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(report_summary, "figures_by_group", counted)
     return calls
@@ -183,7 +189,7 @@ def test_summaries_give_the_figures_of_the_sql(
             assert len(read_from_summaries) == before + 2  # the rows and the total
 
 
-def test_a_change_falls_back_to_the_sql_until_the_refresh(
+def test_a_changed_month_is_counted_live_until_the_refresh(
     dataset: str, read_from_summaries: list[int]
 ) -> None:
     query = ReportQuery.parse("2025-12", "2026-03", list(GroupBy))
@@ -204,11 +210,26 @@ def test_a_change_falls_back_to_the_sql_until_the_refresh(
         session.commit()
         live, summary = _both(session, query, None)
         assert summary == live
-        assert read_from_summaries == []  # answered by the SQL: a month changed
+        assert read_from_summaries == [1, 1]  # the changed month from the reflections
+        unit = session.scalars(select(HandlingUnit).order_by(col(HandlingUnit.id))).first()
+        assert unit is not None and unit.id is not None
+        cases: list[tuple[list[str], str | None, frozenset[int] | None]] = [
+            ([], None, None),
+            (["month"], None, None),
+            (["handling_unit"], None, None),
+            (["category", "level"], None, None),
+            (["month"], unit.code, None),
+            ([str(dimension) for dimension in GroupBy], None, frozenset({unit.id})),
+        ]
+        for names, code, within in cases:
+            grouped = ReportQuery.parse("2025-12", "2026-03", names, handling_unit=code)
+            live, summary = _both(session, grouped, within)
+            assert summary == live, (names, code, within)
         assert report_summary.refresh(session) == [report_summary.month_of(changed.created_at)]
+        read_from_summaries.clear()
         live, summary = _both(session, query, None)
         assert summary == live
-        assert read_from_summaries == [1, 1]
+        assert read_from_summaries == [0, 0]  # every month from the summaries
 
 
 def test_the_flow_rebuilds_what_changed_and_then_nothing(

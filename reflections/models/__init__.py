@@ -29,7 +29,13 @@ from reflections.models.outbox import OutboxMessage, OutboxStatus
 from reflections.models.people import ApiKey, Membership, Reporter, User
 from reflections.models.publication import PublicationDecision
 from reflections.models.reflection import Attachment, HistoryEvent, Reflection
-from reflections.models.report_summary import ReportCell, ReportMonth, ReportStepCell
+from reflections.models.report_summary import (
+    ReportCell,
+    ReportMonth,
+    ReportStepCell,
+    ReportStepFigure,
+    ReportStepMonth,
+)
 from reflections.models.reporting import StepRecord
 from reflections.models.warnings import AdminWarning
 
@@ -62,6 +68,8 @@ __all__ = [
     "ReportCell",
     "ReportMonth",
     "ReportStepCell",
+    "ReportStepFigure",
+    "ReportStepMonth",
     "Reporter",
     "RoutingRule",
     "SignInCode",

@@ -144,6 +144,9 @@ class Group:
 
 @dataclass(frozen=True)
 class StepFigures:
+    """``median_seconds`` and ``p90_seconds``: to the tenth of an hour shown
+    (:func:`shown_seconds`), whichever way they were computed."""
+
     finished: int = 0
     on_time: int = 0
     median_seconds: int | None = None
@@ -273,3 +276,19 @@ def _hours(seconds: int | None) -> float | None:
         return None
     hours = Decimal(seconds) / Decimal(3600)
     return float(hours.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+SHOWN_SECONDS = 360  # hours are shown to the tenth
+
+
+def shown_seconds(seconds: int | None) -> int | None:
+    """``seconds`` rounded as :func:`_hours` shows them (to the tenth of an hour, half away from
+    zero), in seconds. The rounding keeps the order of values, so the nearest-rank percentile
+    of rounded times is the rounded percentile: summaries can count times per tenth of an
+    hour and give the figures shown exactly."""
+    if seconds is None:
+        return None
+    half = SHOWN_SECONDS // 2
+    if seconds >= 0:
+        return (seconds + half) // SHOWN_SECONDS * SHOWN_SECONDS
+    return -((half - seconds) // SHOWN_SECONDS) * SHOWN_SECONDS

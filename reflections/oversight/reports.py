@@ -41,7 +41,9 @@ that cohort, including the steps they went through and the events in their histo
 ``percentile_cont``): the p-th percentile of n values is the smallest value whose rank
 (1-based, ascending) r satisfies ``100·r >= p·n``, so the median of an even count is the lower
 middle value. Ranks come from ``ROW_NUMBER() OVER (PARTITION BY group, step ORDER BY
-working_seconds)`` and n from ``COUNT(*) OVER`` the same partition.
+working_seconds)`` and n from ``COUNT(*) OVER`` the same partition. The result keeps the
+precision shown (:func:`~reflections.oversight.report_types.shown_seconds`, the tenth of an
+hour), which the summary tables count in.
 
 **Rounding**: percentages 0–100 with 1 decimal, hours with 1 decimal, half up, from the exact
 integer counts and seconds; null when there is nothing to divide by or nothing measured.
@@ -58,6 +60,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -99,6 +102,7 @@ from reflections.oversight.report_types import (
     ReportQuery,
     ReportRow,
     StepFigures,
+    shown_seconds,
 )
 from reflections.platform.settings import get_settings
 from reflections.timekeeping.deadlines import Step
@@ -315,8 +319,9 @@ def build_report(
     """The report for ``query`` as of ``now`` (for "open overdue"), limited to the handling
     units ``within_units`` when given (a caller's scope: then nothing no unit holds shows).
 
-    Read from the summary tables when every month of the period is summarised and unchanged
-    since (:mod:`reflections.oversight.report_summary`), else by the statements above; the
+    Read from the summary tables (:mod:`reflections.oversight.report_summary`), the months
+    changed since they were summarised counted from the reflections meanwhile; by the
+    statements above when no month of the period is summarised, or none unchanged. The
     figures are the same either way. ``use_summaries=False`` always runs the statements."""
     zone_name = get_settings().time_zone
     try:
@@ -350,8 +355,9 @@ def build_report(
     if use_summaries:
         from reflections.oversight import report_summary  # it builds on this module
 
-        if report_summary.covers(session, scope):
-            figures = report_summary.figures_by_group
+        live = report_summary.changed_months(session, scope)
+        if live is not None and len(live) < len(list(report_summary.months_of(scope))):
+            figures = partial(report_summary.figures_by_group, live=live)
     rows = figures(session, scope)
     total = figures(session, _without_groups(scope)).get((), (Group(), Figures()))[1]
     ordered = sorted(rows.values(), key=lambda pair: _sort_key(pair[0], query.group_by))
@@ -413,31 +419,47 @@ def _merged(
     counts: dict[_GroupKey, dict[str, Any]] = {}
     groups: dict[_GroupKey, Group] = {}
     steps: dict[_GroupKey, dict[Step, StepFigures]] = {}
-    for row in session.execute(reflection_rows).mappings():
-        key = tuple(row[name] for name in names)
-        groups[key] = _group(row)
-        counts[key] = {name: int(row[name] or 0) for name in _COUNTS}
-    for row in session.execute(step_rows).mappings():
-        key = tuple(row[name] for name in names)
-        groups.setdefault(key, _group(row))
-        steps.setdefault(key, {})[Step(row["step"])] = StepFigures(
-            finished=int(row["finished"]),
-            on_time=int(row["on_time"] or 0),
-            median_seconds=_int_or_none(row["median_seconds"]),
-            p90_seconds=_int_or_none(row["p90_seconds"]),
+    # Rows read by position and a group made once per key: a year by every grouping is tens of
+    # thousands of rows, and name lookups per value were most of the report's time.
+    result = session.connection().execute(reflection_rows)  # Core rows: no ORM loading
+    at = {name: index for index, name in enumerate(result.keys())}
+    keys_at = [at[name] for name in names]
+    counts_at = [(name, at[name]) for name in _COUNTS]
+    for row in result:
+        key = tuple(row[index] for index in keys_at)
+        groups[key] = _group(row._mapping)
+        counts[key] = {name: int(row[index] or 0) for name, index in counts_at}
+    result = session.connection().execute(step_rows)
+    at = {name: index for index, name in enumerate(result.keys())}
+    keys_at = [at[name] for name in names]
+    step_at, finished_at, on_time_at = at["step"], at["finished"], at["on_time"]
+    median_at, p90_at = at["median_seconds"], at["p90_seconds"]
+    for row in result:
+        key = tuple(row[index] for index in keys_at)
+        if key not in groups:
+            groups[key] = _group(row._mapping)
+        steps.setdefault(key, {})[_STEPS[row[step_at]]] = StepFigures(
+            finished=int(row[finished_at]),
+            on_time=int(row[on_time_at] or 0),
+            median_seconds=shown_seconds(_int_or_none(row[median_at])),
+            p90_seconds=shown_seconds(_int_or_none(row[p90_at])),
         )
     if not scope.group_by:  # the total: one row even when nothing matched
         groups.setdefault((), Group())
+    none = StepFigures()
     return {
         key: (
             group,
             Figures(
                 **counts.get(key, {}),
-                steps={step: steps.get(key, {}).get(step, StepFigures()) for step in Step},
+                steps={step: steps.get(key, {}).get(step, none) for step in Step},
             ),
         )
         for key, group in groups.items()
     }
+
+
+_STEPS = {step.value: step for step in Step}
 
 
 # Per-reflection 0/1 facts summed per group; with the row count and the ratings' sum, every count
