@@ -1,11 +1,13 @@
-"""Email through aiosmtplib: one SMTP connection per batch, one Outcome per message."""
+"""Email through aiosmtplib: one SMTP connection per batch (or per run of batches inside
+:meth:`SmtpChannel.held`), one Outcome per message."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -114,6 +116,27 @@ class SmtpChannel:
         self.config = config
         self.envelope_from = parseaddr(config.from_address)[1] or config.from_address
         self.local_hostname: str | None = None  # what EHLO says; looked up once, not per batch
+        self._holding = False
+        self._idle: aiosmtplib.SMTP | None = None  # kept between batches inside held()
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Inside it, batches share one connection: opened when first needed, kept after a
+        batch that ended well, checked with a NOOP before the next one (a new connection if
+        the relay dropped it meanwhile), quit on the way out. The dispatcher holds it for one
+        run, so a run of chunks costs one connect, EHLO and QUIT rather than one per chunk.
+        A connection belongs to its event loop: leave this before the loop ends."""
+        if self._holding:  # nested: the outer one closes
+            yield
+            return
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            idle, self._idle = self._idle, None
+            if idle is not None:
+                await _quit(idle)
 
     async def _client(self) -> aiosmtplib.SMTP:
         c = self.config
@@ -129,6 +152,21 @@ class SmtpChannel:
             start_tls=c.start_tls,
             timeout=c.timeout,
         )
+
+    async def _kept(self) -> aiosmtplib.SMTP | None:
+        """The connection kept from the previous batch, if the relay still answers on it."""
+        idle, self._idle = self._idle, None
+        if idle is None:
+            return None
+        if idle.is_connected:
+            try:
+                await idle.noop()
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+            else:
+                return idle
+        idle.close()
+        return None
 
     async def send_batch(
         self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
@@ -158,15 +196,18 @@ class SmtpChannel:
     async def _deliver(
         self, pending: list[tuple[int, Message, EmailMessage]], settle: OnOutcome
     ) -> None:
-        client = await self._client()
-        try:
-            await client.connect()
-        except Exception as exc:
-            # Refused, unreachable, a 554 greeting, TLS or login trouble: the relay, not the
-            # messages, whatever the code.
-            for index, message, _ in pending:
-                settle(index, Outcome.transient(message, _relay_fault(exc)))
-            return
+        client = await self._kept()
+        if client is None:
+            client = await self._client()
+            try:
+                await client.connect()
+            except Exception as exc:
+                # Refused, unreachable, a 554 greeting, TLS or login trouble: the relay, not the
+                # messages, whatever the code.
+                for index, message, _ in pending:
+                    settle(index, Outcome.transient(message, _relay_fault(exc)))
+                return
+        healthy = False
         try:
             for position, (index, message, mail) in enumerate(pending):
                 try:
@@ -179,9 +220,18 @@ class SmtpChannel:
                     settle(index, _classify(message, exc))
                 else:
                     settle(index, Outcome.sent(message, str(mail["Message-ID"])))
+            else:
+                healthy = True
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
+            if healthy and self._holding and client.is_connected:
+                self._idle = client
+            else:
+                await _quit(client)
+
+
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    if client.is_connected:
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            client.close()

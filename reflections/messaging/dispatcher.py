@@ -41,6 +41,7 @@ from notifications import (
     Message,
     Outcome,
     OutcomeStatus,
+    holding,
     render,
 )
 from reflections.messaging.quiet_hours import QuietHours
@@ -292,7 +293,8 @@ async def dispatch_async(
         delivery.record(item, outcome)
     delivery.write()
     for name, pairs in by_channel.items():
-        await delivery.send(channels[name], pairs)
+        async with holding(channels[name]):  # one SMTP connection for the run, not per chunk
+            await delivery.send(channels[name], pairs)
     return report
 
 
