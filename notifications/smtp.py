@@ -109,6 +109,16 @@ def _wire(mail: EmailMessage) -> bytes:
     return mail.as_bytes(policy=_WIRE_POLICY)
 
 
+@dataclass(frozen=True, slots=True)
+class _Wire:
+    """A message of the batch ready to go: its place, its Message-ID and its bytes."""
+
+    index: int
+    message: Message
+    message_id: str
+    data: bytes
+
+
 class SmtpChannel:
     """Sends a batch over one connection: a relay limits connections, not messages."""
 
@@ -176,7 +186,11 @@ class SmtpChannel:
         def settle(index: int, outcome: Outcome) -> None:
             outcomes[index] = told(on_outcome, index, outcome)
 
-        pending: list[tuple[int, Message, EmailMessage]] = []
+        # Each message is built and flattened to its bytes at once and only the bytes kept:
+        # a batch of EmailMessage objects (a few hundred objects each) held until its turn
+        # lived long enough for the garbage collector to promote, and then made it run full
+        # collections over the whole heap several times as often as a send loop does.
+        pending: list[_Wire] = []
         for index, message in enumerate(messages):
             if message.channel != "email":
                 settle(index, wrong_channel(message, "email"))
@@ -185,17 +199,16 @@ class SmtpChannel:
             else:
                 try:
                     mail = build_email(message, self.config.from_address)
+                    pending.append(_Wire(index, message, str(mail["Message-ID"]), _wire(mail)))
                 except (ValueError, TypeError) as exc:  # e.g. a newline in a header
                     settle(index, Outcome.permanent(message, f"invalid message: {exc}"))
-                else:
-                    pending.append((index, message, mail))
+                except Exception as exc:
+                    settle(index, _classify(message, exc))
         if pending:
             await self._deliver(pending, settle)
         return [outcomes[index] for index in range(len(messages))]
 
-    async def _deliver(
-        self, pending: list[tuple[int, Message, EmailMessage]], settle: OnOutcome
-    ) -> None:
+    async def _deliver(self, pending: list[_Wire], settle: OnOutcome) -> None:
         client = await self._kept()
         if client is None:
             client = await self._client()
@@ -204,22 +217,22 @@ class SmtpChannel:
             except Exception as exc:
                 # Refused, unreachable, a 554 greeting, TLS or login trouble: the relay, not the
                 # messages, whatever the code.
-                for index, message, _ in pending:
-                    settle(index, Outcome.transient(message, _relay_fault(exc)))
+                for item in pending:
+                    settle(item.index, Outcome.transient(item.message, _relay_fault(exc)))
                 return
         healthy = False
         try:
-            for position, (index, message, mail) in enumerate(pending):
+            for position, item in enumerate(pending):
                 try:
-                    await client.sendmail(self.envelope_from, [message.recipient], _wire(mail))
+                    await client.sendmail(self.envelope_from, [item.message.recipient], item.data)
                 except _RELAY_ERRORS as exc:
-                    for rest_index, rest, _ in pending[position:]:
-                        settle(rest_index, Outcome.transient(rest, _relay_fault(exc)))
+                    for rest in pending[position:]:
+                        settle(rest.index, Outcome.transient(rest.message, _relay_fault(exc)))
                     break
                 except Exception as exc:
-                    settle(index, _classify(message, exc))
+                    settle(item.index, _classify(item.message, exc))
                 else:
-                    settle(index, Outcome.sent(message, str(mail["Message-ID"])))
+                    settle(item.index, Outcome.sent(item.message, item.message_id))
             else:
                 healthy = True
         finally:
