@@ -30,10 +30,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, Update, bindparam, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from notifications import (
     Channel,
@@ -109,9 +109,28 @@ def backoff(row_id: int, attempts: int) -> timedelta:
     return result
 
 
-def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
+class _Row(NamedTuple):
+    """What the dispatcher reads of a claimed row, returned by the claim itself."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    language: str
+    context: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+    created_at: datetime
+    urgent: bool
+
+
+_ROW_COLUMNS = [getattr(OutboxMessage, name) for name in _Row._fields]
+
+
+def _claim(session: Session, now: datetime, batch_size: int) -> tuple[list[_Row], datetime]:
     """Lease due rows to this dispatcher: pending rows that are due, and rows whose previous
-    dispatcher's lease ran out (it died before recording)."""
+    dispatcher's lease ran out (it died before recording). The claim's RETURNING brings what
+    sending needs, so the rows are not read again."""
     lease_until = now + timedelta(seconds=get_settings().outbox_lease_seconds)
     claimed = leases.claim(
         session,
@@ -124,12 +143,12 @@ def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, 
         order_by=[col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)],
         batch_size=batch_size,
         lease={"status": OutboxStatus.SENDING, "next_attempt_at": lease_until},
-        returning=[col(OutboxMessage.id)],
+        returning=_ROW_COLUMNS,
     )
-    return [(row[0], lease_until) for row in claimed]
+    return sorted((_Row(*row) for row in claimed), key=lambda row: row.id), lease_until
 
 
-def _message(row: OutboxMessage) -> Message:
+def _message(row: _Row) -> Message:
     rendered = render(row.kind, row.language, row.context)
     sms = row.channel == "sms"
     brand = get_settings().sms_brand.strip()  # "[Hue-S]": an SMS says who sends it (issue 16)
@@ -254,21 +273,14 @@ async def dispatch_async(
 ) -> DispatchReport:
     """Deliver up to ``batch_size`` due messages; see the module's docstring."""
     report = DispatchReport()
-    claimed = _claim(session, now, batch_size)
-    if not claimed:
+    rows, lease_until = _claim(session, now, batch_size)
+    if not rows:
         return report
-    lease_until = claimed[0][1]
-    ids = [row_id for row_id, _ in claimed]
-    session.expire_all()
-    rows = session.exec(
-        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
-    ).all()
     morning = QuietHours.from_settings().release(now)
     held: list[_Claimed] = []
     refused: list[tuple[_Claimed, Outcome]] = []
     by_channel: dict[str, list[tuple[_Claimed, Message]]] = {}
     for row in rows:
-        assert row.id is not None
         item = _Claimed(row.id, row.attempts, row.created_at)
         if row.channel == "sms" and not row.urgent and morning > now:
             held.append(item)
