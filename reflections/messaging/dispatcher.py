@@ -6,7 +6,8 @@
    with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
 2. holds non-urgent SMS in quiet hours, renders the rest and hands them, grouped by channel, in
    chunks of ``outbox_chunk_size`` to the channel's ``send_batch``, starting no chunk once half
-   the lease is gone (the rest is given back for the next run);
+   the lease is gone (the rest is given back for the next run); each channel is held for the
+   run (:func:`notifications.holding`), so email keeps one SMTP connection across the chunks;
 3. records a chunk's outcomes together, in one commit once the chunk is done, and each only if
    the row is still ``sending`` under *its* lease, so a row whose status changed meanwhile
    (retried by an operator, reclaimed after the lease ran out) is skipped. A row is therefore
