@@ -8,6 +8,7 @@ from notifications.messages import (
     OnOutcome,
     Outcome,
     OutcomeStatus,
+    holding,
 )
 from notifications.segments import SmsSize, fold_to_ascii, sms_size, sms_text
 from notifications.sms import TwilioChannel, TwilioConfig
@@ -42,6 +43,7 @@ __all__ = [
     "fold_to_ascii",
     "format_local",
     "format_local_date",
+    "holding",
     "render",
     "select_channels",
     "sms_size",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -80,3 +81,13 @@ def told(on_outcome: OnOutcome | None, index: int, outcome: Outcome) -> Outcome:
 def wrong_channel(message: Message, expected: ChannelName) -> Outcome:
     """A message routed to the wrong channel is a bug upstream: retrying cannot help."""
     return Outcome.permanent(message, f"{message.channel} message given to the {expected} channel")
+
+
+def holding(channel: Channel) -> AbstractAsyncContextManager[object]:
+    """``channel.held()`` where the channel has one (it can keep a connection open across
+    batches while inside it), else nothing: wrap a run of ``send_batch`` calls in it."""
+    held = getattr(channel, "held", None)
+    if callable(held):
+        hold: AbstractAsyncContextManager[object] = held()
+        return hold
+    return nullcontext()

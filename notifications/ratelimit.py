@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 
-from notifications.messages import Channel, Message, OnOutcome, Outcome, told
+from notifications.messages import Channel, Message, OnOutcome, Outcome, holding, told
 
 
 class RateLimitedChannel:
@@ -49,6 +50,10 @@ class RateLimitedChannel:
         granted = max(1, min(wanted, int(self._tokens)))
         self._tokens -= granted
         return granted
+
+    def held(self) -> AbstractAsyncContextManager[object]:
+        """The inner channel's: the bucket's small chunks then share its connection."""
+        return holding(self.inner)
 
     async def send_batch(
         self, messages: Sequence[Message], on_outcome: OnOutcome | None = None

@@ -41,6 +41,13 @@ class RecordingHandler:
     ehlo_reply: str | None = None  # a relay refusing this client, whatever it sends
     mail_reply: str | None = None  # a relay refusing our sender address
     mail_commands: int = 0
+    quits: int = 0
+
+    async def handle_QUIT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        self.quits += 1
+        return "221 Bye"
 
     async def handle_EHLO(  # noqa: N802 - aiosmtpd's hook name
         self,
@@ -172,6 +179,59 @@ def test_batch_uses_one_connection_and_same_key_same_message_id(
 
     [again] = asyncio.run(SmtpChannel(config).send_batch([batch[0]]))
     assert again.provider_id == outcomes[0].provider_id  # a retry is recognisable
+
+
+def test_batches_inside_held_share_one_connection_quit_on_leaving(
+    smtp_server: tuple[RecordingHandler, SmtpConfig],
+) -> None:
+    """What the dispatcher does for one run: its chunks go over one connection, not one
+    each, and the relay is told QUIT when the run is over."""
+    handler, config = smtp_server
+    channel = SmtpChannel(config)
+    batches = [[email(f"held-{b}-{n}", f"h{b}{n}@example.org") for n in range(2)] for b in range(3)]
+
+    async def run() -> list[OutcomeStatus]:
+        statuses: list[OutcomeStatus] = []
+        quits = handler.quits
+        async with channel.held():
+            for batch in batches:
+                statuses += [o.status for o in await channel.send_batch(batch)]
+            assert handler.quits == quits
+        return statuses
+
+    assert asyncio.run(run()) == [OutcomeStatus.SENT] * 6
+    assert len(handler.received) == 6
+    assert len({r.peer for r in handler.received}) == 1
+    assert handler.quits == 1
+
+    asyncio.run(run())  # a later run opens a connection of its own
+    assert len({r.peer for r in handler.received}) == 2
+    assert handler.quits == 2
+
+
+def test_a_held_connection_the_relay_dropped_is_replaced() -> None:
+    """A relay that closes an idle connection between two chunks: the next chunk goes over a
+    new connection instead of failing."""
+    handler = RecordingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, timeout=0.2)
+    controller.start()
+    config = SmtpConfig(host="127.0.0.1", port=port, from_address="noreply@hue.gov.vn", timeout=5)
+    channel = SmtpChannel(config)
+
+    async def run() -> list[OutcomeStatus]:
+        async with channel.held():
+            first = await channel.send_batch([email("idle-1", "i1@example.org")])
+            await asyncio.sleep(0.6)  # the relay's idle timeout passes
+            second = await channel.send_batch([email("idle-2", "i2@example.org")])
+        return [o.status for o in first + second]
+
+    try:
+        assert asyncio.run(run()) == [OutcomeStatus.SENT, OutcomeStatus.SENT]
+    finally:
+        controller.stop()
+    assert [r.rcpt_tos for r in handler.received] == [["i1@example.org"], ["i2@example.org"]]
+    assert len({r.peer for r in handler.received}) == 2
 
 
 def test_refused_recipient_is_permanent_and_the_rest_still_go(

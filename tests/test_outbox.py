@@ -461,6 +461,38 @@ def test_a_row_changed_meanwhile_is_skipped(session: Session) -> None:
     assert _statuses(session, reflection) == [OutboxStatus.DEAD]
 
 
+def test_a_row_changed_meanwhile_leaves_the_rest_of_its_chunk_recorded(session: Session) -> None:
+    """The outcomes of a chunk are written together; the one row an operator took over while
+    the chunk was out keeps the operator's status, and its neighbours are recorded sent."""
+    reflections = [_submit(session, email=f"chunk-{_tag()}@example.com") for _ in range(3)]
+    rows = [row for reflection in reflections for row in _rows(session, reflection)]
+    assert len(rows) == 3
+    taken = rows[1]
+
+    class Meddling:
+        async def send_batch(
+            self, messages: Sequence[Message], on_outcome: OnOutcome | None = None
+        ) -> list[Outcome]:
+            with Session(session.get_bind()) as other:
+                other.execute(
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == taken.id)
+                    .values(status=OutboxStatus.DEAD)
+                )
+                other.commit()
+            return [Outcome.sent(message, "x") for message in messages]
+
+    meddling: dict[str, Channel] = {"email": Meddling(), "sms": Meddling()}
+    report = dispatch(session, clock.now(), meddling, batch_size=BIG)
+    assert taken.id in report.skipped
+    assert {rows[0].id, rows[2].id} <= set(report.sent)
+    assert [_statuses(session, reflection) for reflection in reflections] == [
+        [OutboxStatus.SENT],
+        [OutboxStatus.DEAD],
+        [OutboxStatus.SENT],
+    ]
+
+
 class Recording:
     """Counts what it was asked to send, slowly, so two dispatchers overlap."""
 

@@ -6,7 +6,8 @@
    with a lease (``next_attempt_at = now + outbox_lease_seconds``) and commits;
 2. holds non-urgent SMS in quiet hours, renders the rest and hands them, grouped by channel, in
    chunks of ``outbox_chunk_size`` to the channel's ``send_batch``, starting no chunk once half
-   the lease is gone (the rest is given back for the next run);
+   the lease is gone (the rest is given back for the next run); each channel is held for the
+   run (:func:`notifications.holding`), so email keeps one SMTP connection across the chunks;
 3. records a chunk's outcomes together, in one commit once the chunk is done, and each only if
    the row is still ``sending`` under *its* lease, so a row whose status changed meanwhile
    (retried by an operator, reclaimed after the lease ran out) is skipped. A row is therefore
@@ -26,13 +27,14 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from operator import attrgetter
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, update
-from sqlmodel import Session, col, select
+from sqlalchemy import Table, Update, bindparam, update
+from sqlmodel import Session, col
 
 from notifications import (
     Channel,
@@ -40,6 +42,7 @@ from notifications import (
     Message,
     Outcome,
     OutcomeStatus,
+    holding,
     render,
 )
 from reflections.messaging.quiet_hours import QuietHours
@@ -107,9 +110,28 @@ def backoff(row_id: int, attempts: int) -> timedelta:
     return result
 
 
-def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, datetime]]:
+class _Row(NamedTuple):
+    """What the dispatcher reads of a claimed row, returned by the claim itself."""
+
+    id: int
+    kind: str
+    channel: str
+    recipient: str
+    language: str
+    context: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+    created_at: datetime
+    urgent: bool
+
+
+_ROW_COLUMNS = [getattr(OutboxMessage, name) for name in _Row._fields]
+
+
+def _claim(session: Session, now: datetime, batch_size: int) -> tuple[list[_Row], datetime]:
     """Lease due rows to this dispatcher: pending rows that are due, and rows whose previous
-    dispatcher's lease ran out (it died before recording)."""
+    dispatcher's lease ran out (it died before recording). The claim's RETURNING brings what
+    sending needs, so the rows are not read again."""
     lease_until = now + timedelta(seconds=get_settings().outbox_lease_seconds)
     claimed = leases.claim(
         session,
@@ -122,12 +144,12 @@ def _claim(session: Session, now: datetime, batch_size: int) -> list[tuple[int, 
         order_by=[col(OutboxMessage.next_attempt_at), col(OutboxMessage.id)],
         batch_size=batch_size,
         lease={"status": OutboxStatus.SENDING, "next_attempt_at": lease_until},
-        returning=[col(OutboxMessage.id)],
+        returning=_ROW_COLUMNS,
     )
-    return [(row[0], lease_until) for row in claimed]
+    return sorted((_Row(*row) for row in claimed), key=lambda row: row.id), lease_until
 
 
-def _message(row: OutboxMessage) -> Message:
+def _message(row: _Row) -> Message:
     rendered = render(row.kind, row.language, row.context)
     sms = row.channel == "sms"
     brand = get_settings().sms_brand.strip()  # "[Hue-S]": an SMS says who sends it (issue 16)
@@ -173,22 +195,47 @@ class _Delivery:
         self.unwritten.append((item, outcome))
 
     def write(self) -> None:
-        """Write the kept outcomes and commit them together."""
+        """Write the kept outcomes and commit them together.
+
+        Outcomes that set the same columns go in one executemany UPDATE (one round trip on
+        psycopg, one statement compiled), each row still only if it is ours. When the rows
+        matched fall short of the rows given, some were not ours any more; which ones, a
+        summed row count cannot tell, so the chunk is rolled back and written row by row."""
         if not self.unwritten:
             return
-        for item, outcome in self.unwritten:
-            _record(
-                self.session,
-                item.row_id,
-                item.attempts,
-                item.created_at,
-                outcome,
-                self.now,
-                self.lease_until,
-                self.report,
-            )
+        planned = [
+            (item, *_values(item.row_id, item.attempts, item.created_at, outcome, self.now))
+            for item, outcome in self.unwritten
+        ]
         self.unwritten = []
+        if not self._write_grouped(planned):
+            self.session.rollback()
+            for item, values, bucket in planned:
+                ours = _update_if_ours(self.session, item.row_id, self.lease_until, values)
+                (bucket(self.report) if ours else self.report.skipped).append(item.row_id)
         self.session.commit()
+
+    def _write_grouped(self, planned: Sequence[tuple[_Claimed, dict[str, Any], _Bucket]]) -> bool:
+        """One executemany per set of columns; False as soon as a group matched fewer rows."""
+        groups: dict[tuple[str, ...], list[tuple[_Claimed, dict[str, Any], _Bucket]]] = {}
+        for entry in planned:
+            groups.setdefault(tuple(sorted(entry[1])), []).append(entry)
+        connection = self.session.connection()
+        for entries in groups.values():
+            if len(entries) == 1:
+                item, values, _ = entries[0]
+                if not _update_if_ours(self.session, item.row_id, self.lease_until, values):
+                    return False
+                continue
+            result = connection.execute(
+                _ours(self.lease_until),
+                [{"row_id": item.row_id, **values} for item, values, _ in entries],
+            )
+            if not result.supports_sane_multi_rowcount() or result.rowcount != len(entries):
+                return False
+        for item, _, bucket in planned:
+            bucket(self.report).append(item.row_id)
+        return True
 
     def release(self, items: Sequence[_Claimed], due: datetime, bucket: list[int]) -> None:
         """Give rows back unsent and without an attempt counted, due at ``due``."""
@@ -227,21 +274,14 @@ async def dispatch_async(
 ) -> DispatchReport:
     """Deliver up to ``batch_size`` due messages; see the module's docstring."""
     report = DispatchReport()
-    claimed = _claim(session, now, batch_size)
-    if not claimed:
+    rows, lease_until = _claim(session, now, batch_size)
+    if not rows:
         return report
-    lease_until = claimed[0][1]
-    ids = [row_id for row_id, _ in claimed]
-    session.expire_all()
-    rows = session.exec(
-        select(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).order_by(col(OutboxMessage.id))
-    ).all()
     morning = QuietHours.from_settings().release(now)
     held: list[_Claimed] = []
     refused: list[tuple[_Claimed, Outcome]] = []
     by_channel: dict[str, list[tuple[_Claimed, Message]]] = {}
     for row in rows:
-        assert row.id is not None
         item = _Claimed(row.id, row.attempts, row.created_at)
         if row.channel == "sms" and not row.urgent and morning > now:
             held.append(item)
@@ -266,7 +306,8 @@ async def dispatch_async(
         delivery.record(item, outcome)
     delivery.write()
     for name, pairs in by_channel.items():
-        await delivery.send(channels[name], pairs)
+        async with holding(channels[name]):  # one SMTP connection for the run, not per chunk
+            await delivery.send(channels[name], pairs)
     return report
 
 
@@ -301,49 +342,54 @@ def dispatch(
     return asyncio.run(dispatch_async(session, now, channels, batch_size))
 
 
-def _record(
-    session: Session,
-    row_id: int,
-    previous_attempts: int,
-    created_at: datetime,
-    outcome: Outcome,
-    now: datetime,
-    lease_until: datetime,
-    report: DispatchReport,
-) -> None:
+_Bucket = Callable[[DispatchReport], list[int]]
+
+
+def _values(
+    row_id: int, previous_attempts: int, created_at: datetime, outcome: Outcome, now: datetime
+) -> tuple[dict[str, Any], _Bucket]:
+    """What an outcome sets on its row, and the report's list the row goes to if it is ours."""
     values: dict[str, Any]
+    attempts = previous_attempts + 1
     if outcome.status is OutcomeStatus.SENT:
         values = {
             "status": OutboxStatus.SENT,
             "provider_id": outcome.provider_id,
             "sent_at": now,
-            "attempts": previous_attempts + 1,
+            "attempts": attempts,
             "last_error": None,
         }
-        bucket = report.sent
-    elif outcome.status is OutcomeStatus.PERMANENT:
+        return values, attrgetter("sent")
+    if outcome.status is OutcomeStatus.PERMANENT:
         values = {
             "status": OutboxStatus.FAILED_PERMANENT,
-            "attempts": previous_attempts + 1,
+            "attempts": attempts,
             "last_error": outcome.error,
         }
-        bucket = report.failed_permanent
-    else:
-        attempts = previous_attempts + 1
-        too_old = now - created_at >= MAX_AGE
-        if attempts >= MAX_ATTEMPTS or too_old:
-            values = {"status": OutboxStatus.DEAD, "attempts": attempts}
-            bucket = report.dead
-        else:
-            values = {
-                "status": OutboxStatus.PENDING,
-                "attempts": attempts,
-                "next_attempt_at": now + backoff(row_id, attempts),
-            }
-            bucket = report.retried
-        values["last_error"] = outcome.error
-    (bucket if _update_if_ours(session, row_id, lease_until, values) else report.skipped).append(
-        row_id
+        return values, attrgetter("failed_permanent")
+    if attempts >= MAX_ATTEMPTS or now - created_at >= MAX_AGE:
+        return {
+            "status": OutboxStatus.DEAD,
+            "attempts": attempts,
+            "last_error": outcome.error,
+        }, attrgetter("dead")
+    values = {
+        "status": OutboxStatus.PENDING,
+        "attempts": attempts,
+        "next_attempt_at": now + backoff(row_id, attempts),
+        "last_error": outcome.error,
+    }
+    return values, attrgetter("retried")
+
+
+def _ours(lease_until: datetime) -> Update:
+    """An UPDATE of the row ``:row_id`` only if it is still ``sending`` under this lease; the
+    columns it sets are the other keys of the parameters it is executed with."""
+    table = _OUTBOX
+    return update(table).where(
+        table.c.id == bindparam("row_id"),
+        table.c.status == OutboxStatus.SENDING,
+        table.c.next_attempt_at == lease_until,
     )
 
 
@@ -354,16 +400,7 @@ def _update_if_ours(
 
     A Core statement on the session's connection: the ORM's bulk-update bookkeeping cost more
     than the statement itself, once per message (issue 18)."""
-    table = _OUTBOX
-    result = session.connection().execute(
-        update(table)
-        .where(
-            table.c.id == row_id,
-            table.c.status == OutboxStatus.SENDING,
-            table.c.next_attempt_at == lease_until,
-        )
-        .values(**values)
-    )
+    result = session.connection().execute(_ours(lease_until), {"row_id": row_id, **values})
     return result.rowcount == 1
 
 
