@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from reflections.errors import InvalidInput
+from reflections.lifecycle import rows
 from reflections.models import HistoryEvent
 from reflections.models.enums import AssignmentStage, LifecycleEvent, LifecycleState, Role
 from reflections.models.types import table_of
@@ -124,19 +124,10 @@ def write(
         "occurred_at": occurred_at,
         "prev_hash": prev_hash,
     }
-    _refuse_nul(reason, payload or {})
+    rows.refuse_nul({"reason": reason, **(payload or {})})
     values["hash"] = _digest(_canonical(values), prev_hash)
     session.connection().execute(_INSERT, values)
     return str(values["hash"])
-
-
-def _refuse_nul(reason: str | None, payload: Mapping[str, Any]) -> None:
-    """A NUL in text is refused alike on both databases (PostgreSQL cannot store it): the
-    ORM's flush check does not see a row written without the ORM."""
-    texts = {"reason": reason, **payload}
-    for field, value in texts.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise InvalidInput(field, "holds a NUL character", "nul")
 
 
 def timeline(session: Session, reflection_id: int) -> list[HistoryEvent]:

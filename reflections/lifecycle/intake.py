@@ -14,11 +14,13 @@ once. A coordinator may lower (or raise) the priority when classifying.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
 from reflections.errors import Forbidden, InvalidInput
-from reflections.lifecycle import attachments, history
+from reflections.lifecycle import attachments, history, rows
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.permissions import may_fire
 from reflections.lifecycle.tracking import new_tracking_code
@@ -34,11 +36,14 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
+from reflections.models.types import table_of
 from reflections.organisation import validity
 from reflections.platform import clock, logs
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
 from reflections.timekeeping.deadlines import Step
+
+_REFLECTIONS = table_of(Reflection)
 
 MAX_DESCRIPTION_LENGTH = 5000
 
@@ -135,8 +140,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         updated_at=now,
     )
     deadlines.start_step(session, reflection, Step.CLASSIFY, now)
-    session.add(reflection)
-    session.flush()
+    rows.insert_object(session, reflection)
     assert reflection.id is not None
     # The row's chain head stays NULL (setting it would be a second UPDATE, moving the version):
     # the first event reads it from this row.
@@ -219,14 +223,15 @@ def _new_reporter(session: Session, submission: Submission, now: datetime) -> Re
         anonymous=name is None,
         created_at=now,
     )
-    session.add(reporter)
-    session.flush()
+    rows.insert_object(session, reporter)
     return reporter
+
+
+_CODE_TAKEN = sa_select(_REFLECTIONS.c.id).where(_REFLECTIONS.c.tracking_code == bindparam("code"))
 
 
 def _unused_tracking_code(session: Session) -> str:
     while True:
         code = new_tracking_code()
-        taken = session.exec(select(Reflection.id).where(Reflection.tracking_code == code)).first()
-        if taken is None:
+        if session.connection().execute(_CODE_TAKEN, {"code": code}).first() is None:
             return code
