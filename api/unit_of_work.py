@@ -86,9 +86,10 @@ class RequestSession(Session):
         return bool(driver is not None and getattr(driver, "in_transaction", False))
 
 
-def _bound_statements(_session: Session, _tx: SessionTransaction, connection: Connection) -> None:
-    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503)."""
-    if connection.dialect.name != "postgresql":
+def _bound_statements(_session: Session, tx: SessionTransaction, connection: Connection) -> None:
+    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503). Set once
+    per transaction: a savepoint inside it keeps the transaction's settings."""
+    if connection.dialect.name != "postgresql" or tx.nested:
         return
     settings = get_settings()
     statement_ms = int(settings.database_statement_timeout_seconds * 1000)
