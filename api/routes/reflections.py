@@ -106,6 +106,7 @@ def submit_reflection(
         actor,
     )
     reflection = submitted.reflection
+    assert reflection.id is not None
     staff = caller is not None and caller.user is not None
     viewer = actor if staff else Actor.citizen(reflection.id)
     return SubmittedOut(
@@ -113,7 +114,10 @@ def submit_reflection(
         citizen_key=submitted.citizen_key,
         # an operator reads six digits to the caller, not the long key
         hotline_pin=issue_pin(session, reflection, clock.now()) if staff else None,
-        reflection=reflection_view(session, viewer, reflection),
+        # its photos are those just attached: the view need not query them
+        reflection=reflection_view(
+            session, viewer, reflection, {reflection.id: list(submitted.photos)}
+        ),
     )
 
 
