@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -43,6 +44,14 @@ from reflections.platform import clock
 from reflections.platform.security import hash_secret
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
+
+
+def json_answer(model: BaseModel, status_code: int, headers: dict[str, str]) -> Response:
+    """The model as its route's ``response_model`` (with ``response_model_exclude_unset``)
+    sends it. Returned as a response, it is not validated again: a sync route's answer would
+    be, in another trip to the thread pool, though it was built as that very model."""
+    body = model.model_dump_json(exclude_unset=True)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
 def key_was_issued(session: Session, key: str) -> bool:
@@ -129,16 +138,11 @@ def submit_reflection(
     responses=problem_responses(*TOO_MANY),
 )
 def submit_json(
-    request: Request,
-    session: SessionDep,
-    caller: OptionalCallerDep,
-    body: SubmissionIn,
-    response: Response,
-) -> SubmittedOut:
+    request: Request, session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn
+) -> Response:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
     out = submit_reflection(session, caller, body, (), request)
-    response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
-    return out
+    return json_answer(out, 201, {"Location": f"/api/v1/reflections/{out.tracking_code}"})
 
 
 @router.post(
@@ -193,13 +197,11 @@ async def submit_multipart(
 @router.get(
     "/reflections/{tracking_code}", response_model=ReflectionView, response_model_exclude_unset=True
 )
-def read(
-    session: SessionDep, caller: CallerDep, tracking_code: str, response: Response
-) -> ReflectionView:
+def read(session: SessionDep, caller: CallerDep, tracking_code: str) -> Response:
     """One reflection: state, deadlines, unit, and what the caller may do now."""
     reflection, actor = open_reflection(session, caller, tracking_code)
-    response.headers["ETag"] = f'"{reflection.version}"'
-    return reflection_view(session, actor, reflection)
+    view = reflection_view(session, actor, reflection)
+    return json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
 
 
 @router.get("/reflections/{tracking_code}/history", response_model=list[HistoryView])
