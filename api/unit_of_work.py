@@ -10,6 +10,7 @@ the request's ``Idempotency-Key`` (:mod:`api.idempotency`).
 """
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -103,6 +104,18 @@ def _bound_statements(_session: Session, tx: SessionTransaction, connection: Con
 event.listen(RequestSession, "after_begin", _bound_statements)
 
 
+def end_reading(session: Session) -> None:
+    """A request that only read ends its transaction here, in the worker thread that read,
+    rather than in one more trip to the thread pool once its answer is built. A session with
+    something to commit (or written and not yet asked to) is left to the middleware."""
+    if not isinstance(session, RequestSession) or session.commit_requested:
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    with suppress(*DATABASE_FAULTS):  # what was read is answered; the pool drops the connection
+        session.close()
+
+
 @dataclass
 class UnitOfWork:
     """What one request did to the database, and the key it came with."""
@@ -135,10 +148,10 @@ class UnitOfWork:
         """Commit what the request asked to commit, with the answer to its key, then hand the
         connection back to the pool before the answer is sent."""
         if not self.has_to_write(answer):
-            try:
-                self.close()  # rolls back what was read
-            except DATABASE_FAULTS:
-                pass  # the answer stands (nothing of it was to be kept); the pool drops it
+            # rolls back what was read; if that fails, the answer stands (nothing of it was to
+            # be kept) and the pool drops the connection
+            with suppress(*DATABASE_FAULTS):
+                self.close()
             return
         asked = self.session is not None and self.session.commit_requested
         remember = self.claim is not None and (answer.status < 400 or asked)

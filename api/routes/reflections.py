@@ -24,6 +24,7 @@ from api.schemas import (
     SubmittedOut,
     UnitRef,
 )
+from api.unit_of_work import end_reading
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
@@ -201,7 +202,9 @@ def read(session: SessionDep, caller: CallerDep, tracking_code: str) -> Response
     """One reflection: state, deadlines, unit, and what the caller may do now."""
     reflection, actor = open_reflection(session, caller, tracking_code)
     view = reflection_view(session, actor, reflection)
-    return json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
+    answer = json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
+    end_reading(session)
+    return answer
 
 
 @router.get("/reflections/{tracking_code}/history", response_model=list[HistoryView])
