@@ -1,12 +1,13 @@
 """Request dependencies: the database session and who is calling."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api import unit_of_work
 from reflections.actors import Actor
@@ -25,15 +26,20 @@ from reflections.platform.db import get_engine
 from reflections.platform.security import hash_secret
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session (:mod:`api.unit_of_work`): committed after the answer is built,
-    not at all if an exception leaves the endpoint."""
+    not at all if an exception leaves the endpoint. Async: opening it does no I/O unless the
+    request carries an Idempotency-Key (its row is written first, in the thread pool), so most
+    requests are spared two trips to the thread pool."""
     work = unit_of_work.current(request)
     if work is None:  # outside the middleware (an app without it)
-        with Session(get_engine(), expire_on_commit=False) as session:
+        session = Session(get_engine(), expire_on_commit=False)
+        try:
             yield session
+        finally:
+            await run_in_threadpool(session.close)
         return
-    session = work.open()
+    session = await run_in_threadpool(work.open) if work.claim is not None else work.open()
     try:
         yield session
     except BaseException:
@@ -93,11 +99,22 @@ def staff_actor(session: SessionDep, user: StaffUser) -> Actor:
 StaffActor = Annotated[Actor, Depends(staff_actor)]
 
 
-def caller(
+async def caller(
     session: SessionDep,
     token: TokenDep,
     citizen_key: CitizenKeyDep = None,
     api_key: ApiKeyDep = None,
+) -> Caller:
+    """Who calls. A citizen key is taken as it is (no query): only a token, an API key or a
+    sign-in session is looked up, in the thread pool."""
+    looked_up = token or api_key or (citizen_key and citizen_key.startswith(SESSION_PREFIX))
+    if looked_up:
+        return await run_in_threadpool(identify, session, token, citizen_key, api_key)
+    return identify(session, token, citizen_key, api_key)
+
+
+def identify(
+    session: Session, token: str | None, citizen_key: str | None, api_key: str | None
 ) -> Caller:
     if token:
         user = user_for_token(session, token)
@@ -126,7 +143,7 @@ def citizen_caller(session: Session, credential: str) -> Caller:
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-def optional_caller(
+async def optional_caller(
     session: SessionDep,
     token: TokenDep,
     citizen_key: CitizenKeyDep = None,
@@ -134,7 +151,7 @@ def optional_caller(
 ) -> Caller | None:
     if not (token or citizen_key or api_key):
         return None
-    return caller(session, token, citizen_key, api_key)
+    return await caller(session, token, citizen_key, api_key)
 
 
 OptionalCallerDep = Annotated[Caller | None, Depends(optional_caller)]

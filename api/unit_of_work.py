@@ -10,6 +10,7 @@ the request's ``Idempotency-Key`` (:mod:`api.idempotency`).
 """
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +26,7 @@ from api import faults, idempotency
 from api.idempotency import AlreadyAnswered, Answer, Claim, InvalidKey, KeyReused
 from reflections.models import IdempotencyRecord
 from reflections.platform import logs
-from reflections.platform.db import get_engine
+from reflections.platform.db import DATABASE_FAULTS, get_engine
 from reflections.platform.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -86,9 +87,10 @@ class RequestSession(Session):
         return bool(driver is not None and getattr(driver, "in_transaction", False))
 
 
-def _bound_statements(_session: Session, _tx: SessionTransaction, connection: Connection) -> None:
-    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503)."""
-    if connection.dialect.name != "postgresql":
+def _bound_statements(_session: Session, tx: SessionTransaction, connection: Connection) -> None:
+    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503). Set once
+    per transaction: a savepoint inside it keeps the transaction's settings."""
+    if connection.dialect.name != "postgresql" or tx.nested:
         return
     settings = get_settings()
     statement_ms = int(settings.database_statement_timeout_seconds * 1000)
@@ -100,6 +102,18 @@ def _bound_statements(_session: Session, _tx: SessionTransaction, connection: Co
 
 
 event.listen(RequestSession, "after_begin", _bound_statements)
+
+
+def end_reading(session: Session) -> None:
+    """A request that only read ends its transaction here, in the worker thread that read,
+    rather than in one more trip to the thread pool once its answer is built. A session with
+    something to commit (or written and not yet asked to) is left to the middleware."""
+    if not isinstance(session, RequestSession) or session.commit_requested:
+        return
+    if session.new or session.dirty or session.deleted:
+        return
+    with suppress(*DATABASE_FAULTS):  # what was read is answered; the pool drops the connection
+        session.close()
 
 
 @dataclass
@@ -123,14 +137,24 @@ class UnitOfWork:
                     raise
         return self.session
 
-    def finish(self, answer: Answer) -> None:
-        """Commit what the request asked to commit, with the answer to its key."""
+    def has_to_write(self, answer: Answer) -> bool:
+        """Whether :meth:`finish` commits anything (else it need not leave the event loop)."""
         if self.failed or self.replayed:
+            return False
+        asked = self.session is not None and self.session.commit_requested
+        return asked or (self.claim is not None and answer.status < 400)
+
+    def finish(self, answer: Answer) -> None:
+        """Commit what the request asked to commit, with the answer to its key, then hand the
+        connection back to the pool before the answer is sent."""
+        if not self.has_to_write(answer):
+            # rolls back what was read; if that fails, the answer stands (nothing of it was to
+            # be kept) and the pool drops the connection
+            with suppress(*DATABASE_FAULTS):
+                self.close()
             return
         asked = self.session is not None and self.session.commit_requested
         remember = self.claim is not None and (answer.status < 400 or asked)
-        if not (asked or remember):
-            return
         session = self.open()
         try:
             if remember and self.claim is not None:
@@ -140,6 +164,7 @@ class UnitOfWork:
         except BaseException:
             session.rollback()
             raise
+        session.close()  # no I/O left: the commit gave the connection back
 
     def commit_before_stream(self) -> None:
         if not self.failed and self.session is not None and self.session.commit_requested:
@@ -148,6 +173,10 @@ class UnitOfWork:
     def close(self) -> None:
         if self.session is not None:
             self.session.close()
+
+    def holds_a_connection(self) -> bool:
+        """Closing would roll back on a pooled connection (I/O: in the thread pool)."""
+        return self.session is not None and self.session.in_transaction()
 
 
 def current(request: Request) -> UnitOfWork | None:
@@ -235,7 +264,10 @@ class TransactionalRequests:
             work.failed = True
             raise
         finally:
-            await to_thread.run_sync(work.close)
+            if work.holds_a_connection():
+                await to_thread.run_sync(work.close)
+            else:
+                work.close()
 
 
 class _CommittingSend:
@@ -269,8 +301,10 @@ class _CommittingSend:
         try:
             if streamed:
                 await to_thread.run_sync(self.work.commit_before_stream)
-            else:
+            elif self.work.has_to_write(answer) or self.work.holds_a_connection():
                 await to_thread.run_sync(self.work.finish, answer)
+            else:
+                self.work.close()
         except AlreadyAnswered as error:
             await self._replace(await answered_meanwhile(Request(self.scope), error))
             return

@@ -75,9 +75,13 @@ def _reporter(reporter: Reporter | None, view: IdentityView) -> ReporterView | N
 
 
 def reflection_views(
-    session: Session, actor: Actor, reflections: Sequence[Reflection]
+    session: Session,
+    actor: Actor,
+    reflections: Sequence[Reflection],
+    photos_known: dict[int, list[str]] | None = None,
 ) -> list[ReflectionView]:
-    """Views for a page of reflections, with one query per related table."""
+    """Views for a page of reflections, with one query per related table. ``photos_known``:
+    the report photos of reflections just submitted (which have no others), not queried."""
     areas = _by_id(
         session,
         AdministrativeUnit,
@@ -94,13 +98,17 @@ def reflection_views(
     staff = actor.role is not Role.CITIZEN
     assignees = _by_id(session, User, {r.assignee_id for r in reflections}) if staff else {}
     decided = public_feed.decisions(session, (r.id for r in reflections)) if staff else {}
-    photos: dict[int, list[str]] = {}
+    photos: dict[int, list[str]] = dict(photos_known or {})
     results: dict[int, list[str]] = {}  # the unit's photos of the result, apart (issue 16)
-    ids = [r.id for r in reflections]
-    for reflection_id, sha, purpose in session.exec(
-        select(Attachment.reflection_id, Attachment.sha256, Attachment.purpose)
-        .where(col(Attachment.reflection_id).in_(ids))
-        .order_by(col(Attachment.id))
+    ids = [r.id for r in reflections if r.id not in photos]
+    for reflection_id, sha, purpose in (
+        session.exec(
+            select(Attachment.reflection_id, Attachment.sha256, Attachment.purpose)
+            .where(col(Attachment.reflection_id).in_(ids))
+            .order_by(col(Attachment.id))
+        )
+        if ids
+        else ()
     ):
         photos.setdefault(reflection_id, []).append(sha)
         if purpose == "result":
@@ -173,8 +181,13 @@ def _for(actor: Actor, reflection: Reflection) -> Actor:
     return actor
 
 
-def reflection_view(session: Session, actor: Actor, reflection: Reflection) -> ReflectionView:
-    return reflection_views(session, actor, [reflection])[0]
+def reflection_view(
+    session: Session,
+    actor: Actor,
+    reflection: Reflection,
+    photos_known: dict[int, list[str]] | None = None,
+) -> ReflectionView:
+    return reflection_views(session, actor, [reflection], photos_known)[0]
 
 
 def reflection_page(

@@ -1,11 +1,13 @@
 """Intake through HTTP: submits and state reads, against one bare insert in the same app.
 
     .venv/bin/python bench/api_intake.py [--seconds 20] [--concurrency 16] [--workers 1]
+        [--rounds 3]
 
 Run on demand, not in CI. It creates a fresh PostgreSQL database (reflections_bench_<random>,
 through BENCH_POSTGRES_ADMIN_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/postgres),
 migrates and seeds it, and starts the API under uvicorn (--workers processes) on 127.0.0.1 at
-a free port. Then, for --seconds each, httpx keeps --concurrency requests in flight:
+a free port. Then, for --seconds each (in --rounds slices, the phases taken in turn, so that
+the machine's other work weighs on each alike), httpx keeps --concurrency requests in flight:
 
 (a) the mix, one submit to three reads: ``POST /api/v1/reflections`` (a Vietnamese description,
     an address, ward 46.W19768 and a contact phone) and ``GET /api/v1/reflections/{code}`` of
@@ -335,17 +337,29 @@ async def run_phase(
 
 
 async def drive(
-    base_url: str, pid: int, concurrency: int, seconds: float, max_requests: int
+    base_url: str, pid: int, concurrency: int, seconds: float, max_requests: int, rounds: int = 1
 ) -> list[Phase]:
+    """Each phase for ``seconds`` in all, in ``rounds`` slices taken in turn (mix, keyed,
+    submit, baseline, mix, ...): a load that changes during the run (the machine's other work)
+    then weighs on every phase alike, and the ratios between them hold better."""
     citizens: list[Citizen] = []
     # Warm up both paths (connections, caches), and give the reads reflections to read.
     warm = min(2.0, seconds)
     await run_phase("mix", base_url, concurrency, warm, 4 * concurrency, citizens, pid)
     await run_phase("baseline", base_url, concurrency, warm, concurrency, citizens, pid)
-    return [
-        await run_phase(name, base_url, concurrency, seconds, max_requests, citizens, pid)
-        for name in ("mix", "keyed", "submit", "baseline")
-    ]
+    totals = {name: Phase(name) for name in ("mix", "keyed", "submit", "baseline")}
+    for _ in range(rounds):
+        for name, total in totals.items():
+            budget = max_requests - len(total.samples)
+            if budget <= 0:
+                continue
+            part = await run_phase(
+                name, base_url, concurrency, seconds / rounds, budget, citizens, pid
+            )
+            total.samples += part.samples
+            total.wall_s += part.wall_s
+            total.cpu_s += part.cpu_s
+    return list(totals.values())
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -410,6 +424,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--max-requests", type=int, default=100_000, help="per phase")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="slices per phase, the phases taken in turn"
+    )
     args = parser.parse_args()
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS:.0f}]")
@@ -419,19 +436,23 @@ def main() -> None:
         parser.error("--workers must be in [1, 16]")
     if not 1 <= args.max_requests <= 1_000_000:
         parser.error("--max-requests must be in [1, 1000000]")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be in [1, 20]")
 
     admin_url = os.environ.get("BENCH_POSTGRES_ADMIN_URL", POSTGRES_ADMIN)
     print(
         f"PostgreSQL, uvicorn --workers {args.workers}, concurrency {args.concurrency}, "
-        f"{args.seconds:g} s per phase, mix {READS_PER_SUBMIT} reads : 1 submit"
+        f"{args.seconds:g} s per phase in {args.rounds} rounds, mix {READS_PER_SUBMIT} reads :"
+        f" 1 submit; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
     )
     with scratch_postgres(admin_url, "reflections_bench") as url:
         prepare(url, demo_password=secrets.token_urlsafe(16))
         with server(url, args.workers) as (base_url, pid):
             phases = asyncio.run(
-                drive(base_url, pid, args.concurrency, args.seconds, args.max_requests)
+                drive(base_url, pid, args.concurrency, args.seconds, args.max_requests, args.rounds)
             )
     report(phases)
+    print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
 
 
 if __name__ == "__main__":

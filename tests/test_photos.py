@@ -138,3 +138,25 @@ def test_stored_and_served_without_metadata(client: TestClient) -> None:
     assert served.headers["cache-control"] == "no-store"
     assert not Image.open(io.BytesIO(served.content)).getexif()
     assert PAYLOAD not in served.content and b"PhoneMaker" not in served.content
+
+
+def test_the_submit_answer_lists_the_photos_a_read_lists(client: TestClient) -> None:
+    """The answer to a submission names each photo once, in order, as reading it back does."""
+    first, second = _jpeg_with_gps(), _png_with_text()
+    response = client.post(
+        "/api/v1/reflections/with-photos",
+        data={"description": "Cống tắc, hai ảnh", "administrative_unit": WARD},
+        files=[
+            ("photos", ("a.jpg", first, "image/jpeg")),
+            ("photos", ("b.png", second, "image/png")),
+            ("photos", ("a-again.jpg", first, "image/jpeg")),
+        ],
+    )
+    assert response.status_code == 201, response.text
+    out = response.json()
+    read = client.get(
+        f"/api/v1/reflections/{out['tracking_code']}", headers=as_citizen(out["citizen_key"])
+    )
+    assert len(out["reflection"]["photos"]) == 2
+    assert out["reflection"]["photos"] == read.json()["photos"]
+    assert out["reflection"]["result_photos"] == read.json()["result_photos"] == []

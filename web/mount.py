@@ -22,7 +22,7 @@ from web.routes import (
     sign_in,
     stop,
 )
-from web.session import renew_staff_cookie
+from web.session import RenewStaffCookie
 
 STATIC = Path(__file__).parent / "static"
 
@@ -30,7 +30,7 @@ STATIC = Path(__file__).parent / "static"
 def install(app: FastAPI) -> None:
     errors.install(app)
     too_large.install(app)
-    app.middleware("http")(renew_staff_cookie)
+    app.add_middleware(RenewStaffCookie)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     modules = (home, citizen, console_queue, console, console_reflection, console_actions)
     for module in (

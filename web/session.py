@@ -5,7 +5,7 @@ pages authorise through the same functions. Forms carry a double-submit CSRF tok
 """
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -23,6 +23,12 @@ from reflections.organisation.auth import (
 )
 from reflections.platform import logs
 from reflections.platform.settings import get_settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 STAFF_COOKIE = "reflections_staff"
 CITIZEN_COOKIE = "reflections_citizen"
@@ -121,12 +127,28 @@ def set_staff_cookie(response: Response, token: str, lifetime: int) -> None:
     response.set_cookie(STAFF_COOKIE, token, **(cookie_options() | {"max_age": lifetime}))
 
 
-async def renew_staff_cookie(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """Middleware: a page that found the staff token half spent sends a fresh one back."""
-    response = await call_next(request)
-    renewed = getattr(request.state, "renewed_token", None)
-    if renewed is not None:
-        set_staff_cookie(response, *renewed)
-    return response
+class RenewStaffCookie:
+    """Middleware: a page that found the staff token half spent sends a fresh one back.
+
+    Pure ASGI (it only adds a header to the answer's start): Starlette's ``BaseHTTPMiddleware``
+    would cost every request, the API's too, a task and a pair of memory streams."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                renewed = scope.get("state", {}).get("renewed_token")
+                if renewed is not None:
+                    carrier = Response()
+                    set_staff_cookie(carrier, *renewed)
+                    cookies = [(k, v) for k, v in carrier.raw_headers if k == b"set-cookie"]
+                    message["headers"] = [*message.get("headers", []), *cookies]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

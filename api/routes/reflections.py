@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +24,7 @@ from api.schemas import (
     SubmittedOut,
     UnitRef,
 )
+from api.unit_of_work import end_reading
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
@@ -43,6 +45,14 @@ from reflections.platform import clock
 from reflections.platform.security import hash_secret
 
 router = APIRouter(prefix="/api/v1", tags=["reflections"], responses=problem_responses())
+
+
+def json_answer(model: BaseModel, status_code: int, headers: dict[str, str]) -> Response:
+    """The model as its route's ``response_model`` (with ``response_model_exclude_unset``)
+    sends it. Returned as a response, it is not validated again: a sync route's answer would
+    be, in another trip to the thread pool, though it was built as that very model."""
+    body = model.model_dump_json(exclude_unset=True)
+    return Response(body, status_code=status_code, headers=headers, media_type="application/json")
 
 
 def key_was_issued(session: Session, key: str) -> bool:
@@ -106,6 +116,7 @@ def submit_reflection(
         actor,
     )
     reflection = submitted.reflection
+    assert reflection.id is not None
     staff = caller is not None and caller.user is not None
     viewer = actor if staff else Actor.citizen(reflection.id)
     return SubmittedOut(
@@ -113,7 +124,10 @@ def submit_reflection(
         citizen_key=submitted.citizen_key,
         # an operator reads six digits to the caller, not the long key
         hotline_pin=issue_pin(session, reflection, clock.now()) if staff else None,
-        reflection=reflection_view(session, viewer, reflection),
+        # its photos are those just attached: the view need not query them
+        reflection=reflection_view(
+            session, viewer, reflection, {reflection.id: list(submitted.photos)}
+        ),
     )
 
 
@@ -125,16 +139,11 @@ def submit_reflection(
     responses=problem_responses(*TOO_MANY),
 )
 def submit_json(
-    request: Request,
-    session: SessionDep,
-    caller: OptionalCallerDep,
-    body: SubmissionIn,
-    response: Response,
-) -> SubmittedOut:
+    request: Request, session: SessionDep, caller: OptionalCallerDep, body: SubmissionIn
+) -> Response:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
     out = submit_reflection(session, caller, body, (), request)
-    response.headers["Location"] = f"/api/v1/reflections/{out.tracking_code}"
-    return out
+    return json_answer(out, 201, {"Location": f"/api/v1/reflections/{out.tracking_code}"})
 
 
 @router.post(
@@ -189,13 +198,13 @@ async def submit_multipart(
 @router.get(
     "/reflections/{tracking_code}", response_model=ReflectionView, response_model_exclude_unset=True
 )
-def read(
-    session: SessionDep, caller: CallerDep, tracking_code: str, response: Response
-) -> ReflectionView:
+def read(session: SessionDep, caller: CallerDep, tracking_code: str) -> Response:
     """One reflection: state, deadlines, unit, and what the caller may do now."""
     reflection, actor = open_reflection(session, caller, tracking_code)
-    response.headers["ETag"] = f'"{reflection.version}"'
-    return reflection_view(session, actor, reflection)
+    view = reflection_view(session, actor, reflection)
+    answer = json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
+    end_reading(session)
+    return answer
 
 
 @router.get("/reflections/{tracking_code}/history", response_model=list[HistoryView])

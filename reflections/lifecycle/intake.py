@@ -11,7 +11,7 @@ emergency policy (60 minutes around the clock) from submission, and the IOC duty
 once. A coordinator may lower (or raise) the priority when classifying.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import bindparam
@@ -71,6 +71,7 @@ class Submission:
 class Submitted:
     reflection: Reflection
     citizen_key: str  # opens all of this citizen's reflections; only its hash is stored
+    photos: tuple[str, ...] = ()  # the SHA-256 of each photo attached, in order, once each
 
 
 def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
@@ -87,7 +88,8 @@ def submit(session: Session, submission: Submission, actor: Actor) -> Submitted:
         session.rollback()
         raise
     logs.note(tracking_code=submitted.reflection.tracking_code, actor_role=actor.role)
-    return submitted
+    attached = tuple(dict.fromkeys(checked.sha256 for checked in photos))  # as attach() keeps them
+    return replace(submitted, photos=attached)
 
 
 # Who may say a submission is urgent, named as the history row records it.
