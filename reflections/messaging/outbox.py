@@ -82,7 +82,7 @@ def enqueue_for_event(
     rows: list[dict[str, Any]] = []
     kind = _CITIZEN_KINDS.get(event)
     if kind is not None:
-        for recipient in _citizen_recipients(session, reflection):
+        for recipient in _citizen_recipients(session, reflection, event is E.SUBMIT):
             standing = contact_limits.standing(session, recipient.channel, recipient.address, now)
             if standing.stopped:
                 continue  # the contact followed a stop link
@@ -249,13 +249,19 @@ _REPORTER = select(
 ).where(_REPORTERS.c.id == bindparam("reporter_id"))
 
 
-def _citizen_recipients(session: Session, reflection: Reflection) -> list[Recipient]:
+def _citizen_recipients(
+    session: Session, reflection: Reflection, just_submitted: bool
+) -> list[Recipient]:
     """The reporter's chosen channels; with no choice, every contact they left. A reflection
     submitted without contact (anonymous), or by a reporter who opted out, gets nothing.
     Followers (a merged duplicate's reporter: issue 16) hear of it the same way, once per
-    address."""
+    address; a reflection just submitted has none yet."""
     connection = session.connection()
-    following = connection.execute(_FOLLOWING, {"reflection_id": reflection.id}).scalars().all()
+    following: Sequence[int] = (
+        []
+        if just_submitted
+        else connection.execute(_FOLLOWING, {"reflection_id": reflection.id}).scalars().all()
+    )
     ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
     found: dict[tuple[str, str], Recipient] = {}
     for reporter_id in ids:
