@@ -6,9 +6,10 @@ the same rows with precompiled Core statements and leave the session as a flush 
 """
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import Insert, Table, insert, inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
@@ -26,6 +27,13 @@ def refuse_nul(values: Mapping[str, Any]) -> None:
             raise InvalidInput(field, "holds a NUL character", "nul")
 
 
+@cache
+def _insert_returning_id(table: Table) -> Insert:
+    """Built once per table: a statement reused is compiled and keyed once (built per call,
+    SQLAlchemy walked it for its cache key every time)."""
+    return insert(table).returning(table.c.id)
+
+
 def insert_object(session: Session, row: SQLModel) -> None:
     """INSERT a new object's columns (its defaults included) with RETURNING its id, then make
     it a persistent object of the session, clean, as after a flush."""
@@ -34,6 +42,6 @@ def insert_object(session: Session, row: SQLModel) -> None:
     assert state is not None and state.transient, "a new object, not yet in a session"
     values = {column.key: state.dict[column.key] for column in table.c if column.key != "id"}
     refuse_nul(values)
-    row.id = session.connection().execute(insert(table).returning(table.c.id), values).scalar_one()
+    row.id = session.connection().execute(_insert_returning_id(table), values).scalar_one()
     make_transient_to_detached(row)
     session.add(row)
