@@ -1,4 +1,4 @@
-"""The report dashboard's figures: three reports from ``build_report``, shaped for the charts.
+"""The report dashboard's figures: four reports from ``build_report``, shaped for the charts.
 
 Every number comes from :func:`reflections.oversight.reports.build_report` (aggregated in
 SQL), run for the same caller as the API (``within_units`` from their scope), but read from
@@ -115,7 +115,7 @@ def build(
     english: bool,
     no_category: str,
 ) -> Dashboard:
-    """The three reports for the caller's scope, and the charts drawn from them
+    """The four reports for the caller's scope, and the charts drawn from them
     (``no_category``: the name of the series of reflections not classified yet)."""
     now = clock.now()
     scope = units_in_scope(session, actor)

@@ -156,7 +156,7 @@ class MonthsState:
     """A report's months against their summaries."""
 
     months: list[str]
-    unsummarised: list[str]  # never summarised (or since dropped)
+    unsummarised: list[str]  # never summarised (or since dropped), with reflections
     changed: list[str]  # changed since summarised, or never summarised
     # When each summarised month that changed since was rebuilt: its stored figures are that old.
     refreshed_at: dict[str, datetime]
@@ -175,15 +175,18 @@ def months_state(session: Session, scope: _Scope) -> MonthsState | None:
     if not rows:
         return None
     current = _fingerprints(session, scope.start, scope.end, scope.offset)
+    # A month neither summarised nor holding reflections has nothing to count.
+    unsummarised = [month for month in months if month not in rows and month in current]
     changed = [
         month
         for month in months
-        if month not in rows
-        or current.get(month) != (rows[month].reflections, rows[month].versions)
+        if month in rows
+        and current.get(month) != (rows[month].reflections, rows[month].versions)
+        or month in unsummarised
     ]
     return MonthsState(
         months=months,
-        unsummarised=[month for month in months if month not in rows],
+        unsummarised=unsummarised,
         changed=changed,
         refreshed_at={month: rows[month].refreshed_at for month in changed if month in rows},
     )
@@ -191,7 +194,7 @@ def months_state(session: Session, scope: _Scope) -> MonthsState | None:
 
 def changed_months(session: Session, scope: _Scope) -> list[str] | None:
     """The months of the report whose reflections changed since they were summarised (or were
-    never summarised); None when no month of it is summarised at all."""
+    never summarised and hold some); None when no month of it is summarised at all."""
     state = months_state(session, scope)
     return None if state is None else state.changed
 
