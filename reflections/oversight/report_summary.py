@@ -180,9 +180,8 @@ def months_state(session: Session, scope: _Scope) -> MonthsState | None:
     changed = [
         month
         for month in months
-        if month in rows
-        and current.get(month) != (rows[month].reflections, rows[month].versions)
-        or month in unsummarised
+        if month in unsummarised
+        or (month in rows and current.get(month) != (rows[month].reflections, rows[month].versions))
     ]
     return MonthsState(
         months=months,
