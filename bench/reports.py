@@ -23,6 +23,8 @@ Measured, each in a fresh spawned Python process so that its peak memory is its 
   report), the twelve months grouped by month, and the twelve months with all four. Baseline:
   bare ``SELECT count(*)`` over the same rows (the cohort's reflections, their history rows
   and their step records), which the report has to read at least once.
+- The dashboard's four reports over its six months (July to December 2025), exact and as
+  summarised (``as_summarised``, its stated lag), before and after an event changes December.
 - ``reflections.oversight.exports.export_histories`` as CSV (and JSON lines for one month),
   consumed and UTF-8 encoded as the API sends it: one month, then everything. Baseline: psycopg's
   ``COPY (the same SELECT) TO STDOUT (FORMAT csv)`` of the same rows, read to the end.
@@ -486,6 +488,37 @@ def op_report(url: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"rows": len(report.rows), "detail": f"{report.total.received:,} received"}
 
 
+DASHBOARD_GROUPS: tuple[tuple[GroupBy, ...], ...] = (
+    (),
+    (GroupBy.HANDLING_UNIT,),
+    (GroupBy.MONTH, GroupBy.CATEGORY),
+    (GroupBy.MONTH,),
+)
+DASHBOARD_MONTHS = (Month(2025, 7), Month(2025, 12))  # six months, as the dashboard opens
+
+
+def op_dashboard(url: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's four reports (web/dashboard.py) over its six months, for an auditor."""
+    first, last = DASHBOARD_MONTHS
+    with Session(get_engine(url)) as session:
+        reports = [
+            build_report(
+                session,
+                ReportQuery(first, last, group_by),
+                NOW,
+                as_summarised=params["as_summarised"],
+            )
+            for group_by in DASHBOARD_GROUPS
+        ]
+    lagged = [report.summarised_at for report in reports if report.summarised_at]
+    received = reports[0].total.received
+    return {
+        "rows": sum(len(report.rows) for report in reports),
+        "detail": f"{received:,} received"
+        + (f", as summarised at {min(lagged):%H:%M:%S} UTC" if lagged else ""),
+    }
+
+
 def op_refresh(url: str, params: dict[str, Any]) -> dict[str, Any]:
     with Session(get_engine(url)) as session:
         months = report_summary.refresh(session)
@@ -527,6 +560,7 @@ OPERATIONS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "counts": op_counts,
     "report": op_report,
     "refresh": op_refresh,
+    "dashboard": op_dashboard,
     "copy": op_copy,
     "export": op_export,
 }
@@ -549,13 +583,15 @@ def _child(pipe: Connection, url: str, name: str, params: dict[str, Any], trace:
     before = _vm_rss_kib()
     if trace:
         tracemalloc.start()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = OPERATIONS[name](url, params)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = tracemalloc.get_traced_memory()[1] if trace else 0
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     get_engine(url).dispose()
-    pipe.send({**result, "seconds": seconds, "peak": peak, "before": before, "maxrss": maxrss})
+    pipe.send(
+        {**result, "seconds": seconds, "cpu": cpu, "peak": peak, "before": before, "maxrss": maxrss}
+    )
 
 
 def measure(url: str, name: str, params: dict[str, Any], trace: bool = False) -> dict[str, Any]:
@@ -646,6 +682,40 @@ def bench_reports(url: str, sql_year: bool = True) -> None:
         )
 
 
+CHANGE_DECEMBER = """
+UPDATE reflections SET version = version + 1
+WHERE id = (SELECT id FROM reflections WHERE created_at >= '2025-12-01 00:00:00+07' ORDER BY id
+    LIMIT 1)
+"""
+
+
+def bench_dashboard(url: str, rounds: int = 3) -> None:
+    """The dashboard's four reports, exact (the API's way: a month changed since its rebuild
+    counted from the reflections) against as summarised (its stated lag), alternately, first
+    with every month summarised and unchanged, then with December changed by an event."""
+    first, last = DASHBOARD_MONTHS
+    print(
+        f"\ndashboard ({len(DASHBOARD_GROUPS)} reports, {first} to {last}): exact against as "
+        "summarised (wall time; the reporting process's CPU, the database server's not included)"
+    )
+
+    def run(label: str) -> None:
+        for lag in (False, True):
+            result = measure(url, "dashboard", {"as_summarised": lag})
+            load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+            name = "as summarised" if lag else "exact"
+            print(
+                f"  {label + ', ' + name:42}: {result['seconds']:6.2f} s, CPU {result['cpu']:.2f} s"
+                f"   (load {load}; {result['detail']})"
+            )
+
+    run("every month unchanged")
+    with psycopg.connect(psycopg_url(url), autocommit=True) as connection:
+        connection.execute(CHANGE_DECEMBER)  # one event: December changed since its rebuild
+    for round_ in range(1, rounds + 1):
+        run(f"December changed, round {round_}")
+
+
 def bench_exports(url: str, batch_size: int) -> None:
     print(
         f"\nhistory export (reflections.oversight.exports, yield_per={batch_size}) "
@@ -696,6 +766,7 @@ def bench(
         print(f"  loaded in {time.perf_counter() - started:.0f} s: {rows}")
         print(f"  ({counts['history_events'] / counts['reflections']:.2f} history rows each)")
         bench_reports(url, sql_year)
+        bench_dashboard(url)
         if exports_too:
             bench_exports(url, batch_size)
 

@@ -1,8 +1,12 @@
-"""The report dashboard's figures: three reports from ``build_report``, shaped for the charts.
+"""The report dashboard's figures: four reports from ``build_report``, shaped for the charts.
 
 Every number comes from :func:`reflections.oversight.reports.build_report` (aggregated in
-SQL), run as the API runs it for the same caller (``within_units`` from their scope); this
-module only picks figures out of its few result rows and hands them to :mod:`web.charts`.
+SQL), run for the same caller as the API (``within_units`` from their scope), but read from
+the report summaries as they were last rebuilt (``as_summarised``): a period that includes the
+current month answers at the summaries' cost, its figures at most one refresh of the
+``report-summaries`` flow old, and the page says as of when. The API and the exports stay
+exact. This module only picks figures out of the reports' few rows and hands them to
+:mod:`web.charts`.
 """
 
 from dataclasses import dataclass, replace
@@ -15,6 +19,7 @@ from reflections.actors import Actor
 from reflections.models import AdministrativeUnit, Category, HandlingUnit
 from reflections.organisation.names import collation_key, proper_name, short_name
 from reflections.organisation.visibility import units_in_scope
+from reflections.oversight.report_summary import REFRESH_MINUTES
 from reflections.oversight.report_types import GroupBy, Month, Report, ReportQuery
 from reflections.oversight.reports import build_report
 from reflections.platform import clock
@@ -76,6 +81,10 @@ class Dashboard:
     on_time_chart: charts.BarChart
     volume_chart: charts.ColumnChart
     satisfaction_chart: charts.LineChart
+    # When the oldest lagging figure was summarised (None: every figure is exact), and how
+    # often the summaries are rebuilt.
+    summarised_at: datetime | None = None
+    refresh_minutes: int = REFRESH_MINUTES
 
 
 def this_month(now: datetime | None = None) -> Month:
@@ -106,13 +115,23 @@ def build(
     english: bool,
     no_category: str,
 ) -> Dashboard:
-    """The three reports for the caller's scope, and the charts drawn from them
+    """The four reports for the caller's scope, and the charts drawn from them
     (``no_category``: the name of the series of reflections not classified yet)."""
     now = clock.now()
     scope = units_in_scope(session, actor)
+    lagging: list[datetime] = []
 
     def report(*group_by: GroupBy) -> Report:
-        return build_report(session, replace(query, group_by=group_by), now, within_units=scope)
+        found = build_report(
+            session,
+            replace(query, group_by=group_by),
+            now,
+            within_units=scope,
+            as_summarised=True,
+        )
+        if found.summarised_at is not None:
+            lagging.append(found.summarised_at)
+        return found
 
     total = report().total
     headline = Headline(
@@ -147,6 +166,7 @@ def build(
         satisfaction_chart=charts.line(
             [(row.month, month_text(row.month), row.satisfaction_pct) for row in satisfaction]
         ),
+        summarised_at=min(lagging, default=None),
     )
 
 

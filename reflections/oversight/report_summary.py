@@ -23,6 +23,13 @@ the period is summarised, or none is unchanged, the statements of
 :mod:`reflections.oversight.reports` run as before. ``open_overdue`` depends on the hour, so
 it is always counted from the open reflections themselves.
 
+**With a stated lag** (the dashboard: ``build_report(..., as_summarised=True)``), a changed
+month is read as it was summarised too, and the report says since when
+(:attr:`~reflections.oversight.report_types.Report.summarised_at`, the oldest rebuild among
+the changed months): at most :data:`REFRESH_MINUTES` plus a rebuild old, at the summaries'
+cost. Only months never summarised are counted live. The API, the exports and the CLI stay
+exact.
+
 **Rebuilding** a month reuses the report's own statements at the finest grouping (unit,
 category, month), inside one snapshot of the database (REPEATABLE READ on PostgreSQL; a
 SQLite transaction reads one snapshot), so the fingerprint stored is that of the rows summed.
@@ -31,7 +38,7 @@ SQLite transaction reads one snapshot), so the fingerprint stored is that of the
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -141,16 +148,54 @@ def _number(n: int) -> ColumnElement[int]:
     return literal_column(str(n), Integer())
 
 
-def changed_months(session: Session, scope: _Scope) -> list[str] | None:
-    """The months of the report whose reflections changed since they were summarised (or were
-    never summarised); None when no month of it is summarised at all."""
+REFRESH_MINUTES = 10  # the report-summaries flow's schedule (flows.deployments: */10)
+
+
+@dataclass(frozen=True)
+class MonthsState:
+    """A report's months against their summaries."""
+
+    months: list[str]
+    unsummarised: list[str]  # never summarised (or since dropped), with reflections
+    changed: list[str]  # changed since summarised, or never summarised
+    # When each summarised month that changed since was rebuilt: its stored figures are that old.
+    refreshed_at: dict[str, datetime]
+
+    def lagged_since(self) -> datetime | None:
+        """The oldest rebuild of the summarised months that changed since (None: none did)."""
+        return min(self.refreshed_at.values(), default=None)
+
+
+def months_state(session: Session, scope: _Scope) -> MonthsState | None:
+    """Which months of the report are summarised, and which changed since; None when no month
+    of it is summarised at all."""
     months = list(months_of(scope))
     statement = select(ReportMonth).where(col(ReportMonth.month).in_(months))
-    stored = {row.month: (row.reflections, row.versions) for row in session.scalars(statement)}
-    if not stored:
+    rows = {row.month: row for row in session.scalars(statement)}
+    if not rows:
         return None
     current = _fingerprints(session, scope.start, scope.end, scope.offset)
-    return [month for month in months if current.get(month) != stored.get(month)]
+    # A month neither summarised nor holding reflections has nothing to count.
+    unsummarised = [month for month in months if month not in rows and month in current]
+    changed = [
+        month
+        for month in months
+        if month in unsummarised
+        or (month in rows and current.get(month) != (rows[month].reflections, rows[month].versions))
+    ]
+    return MonthsState(
+        months=months,
+        unsummarised=unsummarised,
+        changed=changed,
+        refreshed_at={month: rows[month].refreshed_at for month in changed if month in rows},
+    )
+
+
+def changed_months(session: Session, scope: _Scope) -> list[str] | None:
+    """The months of the report whose reflections changed since they were summarised (or were
+    never summarised and hold some); None when no month of it is summarised at all."""
+    state = months_state(session, scope)
+    return None if state is None else state.changed
 
 
 def covers(session: Session, scope: _Scope) -> bool:

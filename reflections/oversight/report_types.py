@@ -237,6 +237,9 @@ class Report:
     time_zone: str
     rows: tuple[ReportRow, ...]
     total: Figures
+    # Figures read as summarised although their month changed since (a dashboard's stated
+    # lag): the oldest of those months' rebuilds. None when every figure is exact, as the API's.
+    summarised_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON document the API answers and ``reflections report --format json`` prints."""

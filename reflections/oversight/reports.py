@@ -315,6 +315,7 @@ def build_report(
     *,
     within_units: frozenset[int] | None = None,
     use_summaries: bool = True,
+    as_summarised: bool = False,
 ) -> Report:
     """The report for ``query`` as of ``now`` (for "open overdue"), limited to the handling
     units ``within_units`` when given (a caller's scope: then nothing no unit holds shows).
@@ -322,7 +323,12 @@ def build_report(
     Read from the summary tables (:mod:`reflections.oversight.report_summary`), the months
     changed since they were summarised counted from the reflections meanwhile; by the
     statements above when no month of the period is summarised, or none unchanged. The
-    figures are the same either way. ``use_summaries=False`` always runs the statements."""
+    figures are the same either way. ``use_summaries=False`` always runs the statements.
+
+    ``as_summarised=True`` (the dashboard) trades exactness for speed with a stated lag: a
+    changed month is read as it was last summarised too (only months never summarised are
+    counted), and ``Report.summarised_at`` says when, the oldest such rebuild (None when no
+    figure lags)."""
     zone_name = get_settings().time_zone
     try:
         offset = fixed_offset(
@@ -352,12 +358,16 @@ def build_report(
         within_units=within_units,
     )
     figures = _figures_by_group
-    if use_summaries:
+    summarised_at: datetime | None = None
+    if use_summaries or as_summarised:
         from reflections.oversight import report_summary  # it builds on this module
 
-        live = report_summary.changed_months(session, scope)
-        if live is not None and len(live) < len(list(report_summary.months_of(scope))):
-            figures = partial(report_summary.figures_by_group, live=live)
+        state = report_summary.months_state(session, scope)
+        if state is not None:
+            live = state.unsummarised if as_summarised else state.changed
+            if len(live) < len(state.months):
+                figures = partial(report_summary.figures_by_group, live=live)
+                summarised_at = state.lagged_since() if as_summarised else None
     rows = figures(session, scope)
     total = figures(session, _without_groups(scope)).get((), (Group(), Figures()))[1]
     ordered = sorted(rows.values(), key=lambda pair: _sort_key(pair[0], query.group_by))
@@ -367,6 +377,7 @@ def build_report(
         time_zone=zone_name,
         rows=tuple(ReportRow(group, figures) for group, figures in ordered),
         total=total,
+        summarised_at=summarised_at,
     )
 
 

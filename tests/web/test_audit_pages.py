@@ -5,18 +5,31 @@ import csv
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, text, update
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, col, select
 
-from reflections.models import HandlingUnit, HistoryEvent, Reflection, User
+from reflections.models import (
+    HandlingUnit,
+    HistoryEvent,
+    Reflection,
+    ReportCell,
+    ReportMonth,
+    ReportStepCell,
+    ReportStepFigure,
+    ReportStepMonth,
+    User,
+)
 from reflections.organisation.auth import actor_for
 from reflections.organisation.visibility import units_in_scope
+from reflections.oversight import report_summary
 from reflections.oversight.exports import HISTORY_COLUMNS
 from reflections.oversight.report_types import GroupBy, ReportQuery
 from reflections.oversight.reports import build_report
@@ -24,6 +37,7 @@ from reflections.platform import clock
 from reflections.timekeeping.deadlines import Step
 from tests.api_helpers import as_citizen, as_user, submit
 from tests.web.pages import log_in, new_browser, text_of
+from web.templating import local_time
 
 WARD = "46.W19768"  # Phường Phú Xuân
 WARD_COMMITTEE = "UBND.46.W19768"
@@ -357,6 +371,132 @@ def test_the_dashboard_is_in_english_too(browser: TestClient) -> None:
     page = browser.get("/console/reports")
     assert page.status_code == 200
     assert "On-time rate per unit" in page.text and 'lang="en"' in page.text
+
+
+_SUMMARY_TABLES = (ReportCell, ReportStepCell, ReportStepMonth, ReportStepFigure, ReportMonth)
+
+
+def forget_summaries(session: Session, month: str | None = None) -> None:
+    """Drop the report summaries (of one month, or all): as if never summarised."""
+    for table in _SUMMARY_TABLES:
+        statement = delete(table)
+        if month is not None:
+            statement = statement.where(col(table.month) == month)
+        session.execute(statement)
+    session.commit()
+
+
+@pytest.fixture
+def summarised(session: Session) -> Iterator[Session]:
+    """Summaries for the test; none after it (the other dashboard tests expect exact figures)."""
+    try:
+        yield session
+    finally:
+        forget_summaries(session)
+
+
+def _received(html: str) -> int:
+    match = re.search(r'data-figure="received"><dt>[^<]*</dt><dd>(\d+)</dd>', html)
+    assert match, "no received figure on the dashboard"
+    return int(match[1])
+
+
+def _api_received(client: TestClient, period: tuple[str, str]) -> int:
+    """The API's total received over the dashboard's period."""
+    response = client.get(
+        "/api/v1/reports",
+        params={"from": period[0], "to": period[1], "group_by": "month"},
+        headers=as_user(client, "auditor"),
+    )
+    assert response.status_code == 200, response.text
+    return int(response.json()["total"]["received"])
+
+
+def test_the_dashboard_shows_the_summarised_figures_and_as_of_when(
+    client: TestClient, browser: TestClient, summarised: Session
+) -> None:
+    session = summarised
+    confirmed_reflection(client)
+    report_summary.refresh(session)
+    log_in(browser, "auditor")
+    html = browser.get("/console/reports").text
+    period = _period(html)
+    month = period[1]  # this month
+    received = _received(html)
+    assert received == _api_received(client, period)
+    assert "data-summarised-at" not in html  # nothing changed since: every figure exact
+
+    submit(client, administrative_unit=WARD)  # this month changes
+    session.expire_all()
+    refreshed_at = session.get(ReportMonth, month)
+    assert refreshed_at is not None
+    day, at = local_time(refreshed_at.refreshed_at).split(" ")
+    html = browser.get("/console/reports").text
+    assert _received(html) == received  # as summarised
+    assert (
+        f"Số liệu tổng hợp lúc {at} {day}, cập nhật {report_summary.REFRESH_MINUTES} phút một lần."
+        in html
+    )
+    assert _api_received(client, period) == received + 1  # the API stays exact
+    browser.get("/language/en")
+    html = browser.get("/console/reports").text
+    assert _received(html) == received
+    assert (
+        f"Figures as summarised at {at} {day}, refreshed every "
+        f"{report_summary.REFRESH_MINUTES} minutes." in html
+    )
+
+    report_summary.refresh(session)  # the flow's next run
+    html = browser.get("/console/reports").text
+    assert _received(html) == received + 1
+    assert "data-summarised-at" not in html
+
+
+def test_a_month_never_summarised_is_counted_on_the_dashboard(
+    client: TestClient,
+    browser: TestClient,
+    summarised: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = summarised
+    code = confirmed_reflection(client)
+    session.execute(  # received last month or the one before: within the default period
+        update(Reflection)
+        .where(col(Reflection.tracking_code) == code)
+        .values(created_at=clock.now() - timedelta(days=40))
+    )
+    session.commit()
+    confirmed_reflection(client)
+    report_summary.refresh(session)
+    log_in(browser, "auditor")
+    html = browser.get("/console/reports").text
+    period = _period(html)
+    month = period[1]  # this month
+    received = _received(html)
+    forget_summaries(session, month)  # this month never summarised, the earlier one is
+    submit(client, administrative_unit=WARD)
+    assert _api_received(client, period) == received + 1
+    live: list[list[str]] = []
+    real = report_summary.figures_by_group
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        live.append(list(kwargs.get("live", ())))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(report_summary, "figures_by_group", counted)
+    html = browser.get("/console/reports").text
+    # Four reports (total, units, months by category, months), rows and total each: this month
+    # counted, the others read from the summaries.
+    assert live == [[month]] * 8
+    assert _received(html) == received + 1
+    assert "data-summarised-at" not in html  # the summarised month did not change
+
+
+def test_the_stated_interval_is_the_flows_schedule() -> None:
+    from flows.deployments import SCHEDULED
+
+    cron = next(item.cron for item in SCHEDULED if item.flow.name == "report-summaries")
+    assert cron == f"*/{report_summary.REFRESH_MINUTES} * * * *"
 
 
 # -- downloads -------------------------------------------------------------------------------
