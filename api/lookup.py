@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from api.deps import Caller
@@ -37,6 +38,10 @@ def id_for_code(session: Session, table: Coded, code: str | None, field: str) ->
     return None if row is None else int(getattr(row, "id"))  # noqa: B009
 
 
+# Built once: every read and action starts here.
+_BY_CODE = select(Reflection).where(Reflection.tracking_code == bindparam("code"))
+
+
 def open_reflection(
     session: Session, caller: Caller, tracking_code: str
 ) -> tuple[Reflection, Actor]:
@@ -45,9 +50,7 @@ def open_reflection(
     404 both when it does not exist and when the caller may not see it: a handling unit
     must not learn of other units' reflections by probing codes.
     """
-    reflection = session.exec(
-        select(Reflection).where(Reflection.tracking_code == tracking_code.upper())
-    ).first()
+    reflection = session.exec(_BY_CODE, params={"code": tracking_code.upper()}).first()
     if reflection is None:
         raise NotFound(f"no reflection {tracking_code}")
     actor = caller.actor

@@ -2,9 +2,10 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, inspect
+from sqlalchemy import ColumnElement, bindparam, inspect
 from sqlalchemy.orm import InstanceState, Mapped
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, col, select
@@ -45,9 +46,24 @@ def _by_id(session: Session, table: type[RowT], ids: set[int | None]) -> dict[in
             found[i] = held
     wanted = {i for i in ids if i is not None and i not in found}
     if wanted:
-        rows = session.exec(select(table).where(col(table.id).in_(wanted)))  # type: ignore[attr-defined]
-        found.update({row.id: row for row in rows})  # type: ignore[attr-defined]
+        rows = session.exec(_rows_by_id(table), params={"ids": sorted(wanted)})
+        found.update({row.id: row for row in rows})
     return found
+
+
+@cache
+def _rows_by_id(table: type[RowT]) -> SelectOfScalar[RowT]:
+    """Built once per table (built per call, SQLAlchemy walked it for its cache key on every
+    read): the ids are an expanding parameter."""
+    return select(table).where(col(table.id).in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+
+
+# The photos of the reflections viewed, in the order they were attached.
+_PHOTOS = (
+    select(Attachment.reflection_id, Attachment.sha256, Attachment.purpose)
+    .where(col(Attachment.reflection_id).in_(bindparam("ids", expanding=True)))
+    .order_by(col(Attachment.id))
+)
 
 
 def _unit(row: AdministrativeUnit | HandlingUnit | None) -> UnitRef | None:
@@ -101,15 +117,7 @@ def reflection_views(
     photos: dict[int, list[str]] = dict(photos_known or {})
     results: dict[int, list[str]] = {}  # the unit's photos of the result, apart (issue 16)
     ids = [r.id for r in reflections if r.id not in photos]
-    for reflection_id, sha, purpose in (
-        session.exec(
-            select(Attachment.reflection_id, Attachment.sha256, Attachment.purpose)
-            .where(col(Attachment.reflection_id).in_(ids))
-            .order_by(col(Attachment.id))
-        )
-        if ids
-        else ()
-    ):
+    for reflection_id, sha, purpose in session.exec(_PHOTOS, params={"ids": ids}) if ids else ():
         photos.setdefault(reflection_id, []).append(sha)
         if purpose == "result":
             results.setdefault(reflection_id, []).append(sha)
