@@ -30,7 +30,12 @@ def write(session: Session, reflection: Reflection) -> None:
     state = inspect(reflection)
     assert state is not None
     loaded = reflection.version
-    changes: dict[str, Any] = {key: state.dict[key] for key in state.committed_state}
+    # Set, and not to what it was (the service sets the position on every event).
+    changes: dict[str, Any] = {
+        key: state.dict[key]
+        for key, before in state.committed_state.items()
+        if state.dict[key] != before
+    }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
     if session.connection().execute(_UPDATE, parameters).rowcount != 1:
