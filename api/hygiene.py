@@ -19,14 +19,8 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
 
-from reflections.errors import InvalidInput
-
-NUL = "\x00"
-REASON = "holds a NUL character"
-
-
-def _refuse(field: str) -> InvalidInput:
-    return InvalidInput(field, REASON, "nul")
+from reflections.lifecycle.rows import NUL
+from reflections.lifecycle.rows import nul_refused as _refuse
 
 
 async def no_nul_in_url(request: Request) -> None:

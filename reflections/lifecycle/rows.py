@@ -19,12 +19,17 @@ from reflections.models.types import table_of
 NUL = "\x00"
 
 
+def nul_refused(field: str) -> InvalidInput:
+    """The one refusal of a NUL in text, here and in the API's checks of the URL and of what
+    the ORM flushes: PostgreSQL cannot store it, SQLite would, so both refuse it alike."""
+    return InvalidInput(field, "holds a NUL character", "nul")
+
+
 def refuse_nul(values: Mapping[str, Any]) -> None:
-    """A NUL in text is refused alike on both databases (PostgreSQL cannot store it), naming
-    the field, as the API's flush check does for rows written through the ORM."""
+    """Refuse a NUL in any text among ``values``, naming its field."""
     for field, value in values.items():
         if isinstance(value, str) and NUL in value:
-            raise InvalidInput(field, "holds a NUL character", "nul")
+            raise nul_refused(field)
 
 
 @cache
