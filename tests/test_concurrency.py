@@ -4,13 +4,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from reflections.errors import Conflict
 from reflections.lifecycle.history import timeline
 from reflections.lifecycle.service import EventInput, apply_event
 from reflections.models import Reflection
+from reflections.models.types import table_of
 from tests.lifecycle_helpers import E, handler_of, reflection_at, refs
 
 
@@ -76,3 +77,31 @@ def test_parallel_sessions_on_postgresql(engine: Engine, session: Session) -> No
             session.expire_all()
             stored = session.get(Reflection, reflection.id)
             assert stored is not None and stored.version == 4
+
+
+def test_a_version_moved_by_another_writer_is_a_conflict_and_writes_nothing(
+    engine: Engine, session: Session
+) -> None:
+    """The event's UPDATE carries the version it read: a row whose version moved meanwhile
+    without a history row of the same number (another writer) is refused there, and the
+    history row already inserted goes back with the rollback."""
+    reflection = reflection_at(session, "awaiting_acceptance", refs(session))
+    assert reflection.id is not None
+    with Session(engine) as first:
+        stale = first.get(Reflection, reflection.id)
+        assert stale is not None and stale.version == 3
+        with engine.begin() as other:  # moves the version, writes no history
+            other.execute(
+                update(table_of(Reflection))
+                .where(table_of(Reflection).c.id == reflection.id)
+                .values(version=9)
+            )
+        with pytest.raises(Conflict, match="changed by someone else"):
+            apply_event(first, reflection.id, E.ACCEPT, handler_of(reflection))
+    session.expire_all()
+    assert [row.event for row in timeline(session, reflection.id)][-1] is E.ASSIGN
+    stored = session.get(Reflection, reflection.id)
+    assert stored is not None and (stored.version, stored.assignment_stage) == (
+        9,
+        "awaiting_acceptance",
+    )
