@@ -3,11 +3,14 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
+from reflections.lifecycle import intake
 from reflections.lifecycle.service import apply_event
+from reflections.lifecycle.tracking import new_tracking_code
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent
 from tests.api_helpers import as_citizen, as_user, submit
@@ -180,3 +183,25 @@ def test_escalation_reaches_the_supervisors_of_the_level_above(
     ward_inbox = client.get("/api/v1/inbox/supervisor?limit=200", headers=ward).json()["items"]
     assert code not in [item["tracking_code"] for item in ward_inbox]
     assert client.get(f"/api/v1/reflections/{code}", headers=ward).status_code == 404
+
+
+def test_a_tracking_code_already_taken_is_drawn_again(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code is checked by the INSERT itself: a draw that hits a taken code writes nothing
+    and another is drawn, and the first reflection keeps its code and its text."""
+    first = submit(client)
+    fresh = new_tracking_code()
+    draws = iter([first["tracking_code"], first["tracking_code"], fresh])
+    monkeypatch.setattr(intake, "new_tracking_code", lambda: next(draws))
+    second = submit(client, description="Cây đổ chắn ngang đường")
+    assert second["tracking_code"] == fresh
+    rows = session.exec(
+        select(Reflection).where(col(Reflection.tracking_code).in_([first["tracking_code"], fresh]))
+    ).all()
+    assert sorted((r.tracking_code, r.description) for r in rows) == sorted(
+        [
+            (first["tracking_code"], first["reflection"]["description"]),
+            (fresh, "Cây đổ chắn ngang đường"),
+        ]
+    )

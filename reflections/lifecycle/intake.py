@@ -14,8 +14,6 @@ once. A coordinator may lower (or raise) the priority when classifying.
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
@@ -36,14 +34,11 @@ from reflections.models.enums import (
     Role,
     SubmissionChannel,
 )
-from reflections.models.types import table_of
 from reflections.organisation import validity
 from reflections.platform import clock, logs
 from reflections.platform.security import hash_secret, new_secret
 from reflections.timekeeping import deadlines
 from reflections.timekeeping.deadlines import Step
-
-_REFLECTIONS = table_of(Reflection)
 
 MAX_DESCRIPTION_LENGTH = 5000
 
@@ -126,7 +121,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
     # and the outbox would load it again (issue 18).
     reporter = _new_reporter(session, submission, now)
     reflection = Reflection(
-        tracking_code=_unused_tracking_code(session),
+        tracking_code="",  # drawn below, as it is written
         secret_hash=hash_secret(citizen_key),
         description=submission.description.strip(),
         latitude=submission.latitude,
@@ -142,7 +137,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
         updated_at=now,
     )
     deadlines.start_step(session, reflection, Step.CLASSIFY, now)
-    rows.insert_object(session, reflection)
+    _insert_with_unused_code(session, reflection)
     assert reflection.id is not None
     # The row's chain head stays NULL (setting it would be a second UPDATE, moving the version):
     # the first event reads it from this row.
@@ -229,11 +224,10 @@ def _new_reporter(session: Session, submission: Submission, now: datetime) -> Re
     return reporter
 
 
-_CODE_TAKEN = sa_select(_REFLECTIONS.c.id).where(_REFLECTIONS.c.tracking_code == bindparam("code"))
-
-
-def _unused_tracking_code(session: Session) -> str:
+def _insert_with_unused_code(session: Session, reflection: Reflection) -> None:
+    """Written with a code drawn at random; a code already taken writes nothing, and another
+    is drawn."""
     while True:
-        code = new_tracking_code()
-        if session.connection().execute(_CODE_TAKEN, {"code": code}).first() is None:
-            return code
+        reflection.tracking_code = new_tracking_code()
+        if rows.insert_object(session, reflection, unless_taken="tracking_code"):
+            return

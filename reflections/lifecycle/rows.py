@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Insert, Table, insert, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
@@ -39,14 +40,35 @@ def _insert_returning_id(table: Table) -> Insert:
     return insert(table).returning(table.c.id)
 
 
-def insert_object(session: Session, row: SQLModel) -> None:
+@cache
+def _insert_unless_taken(table: Table, column: str, dialect: str) -> Insert:
+    """INSERT … ON CONFLICT (column) DO NOTHING RETURNING id, in the dialect's own words."""
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        dialect_insert(table).on_conflict_do_nothing(index_elements=[column]).returning(table.c.id)
+    )
+
+
+def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None = None) -> bool:
     """INSERT a new object's columns (its defaults included) with RETURNING its id, then make
-    it a persistent object of the session, clean, as after a flush."""
+    it a persistent object of the session, clean, as after a flush. With ``unless_taken`` (a
+    unique column), a value already taken writes nothing and returns False, the row left new:
+    the check and the insert are one statement, so no other writer comes between them."""
     table = table_of(type(row))
     state = inspect(row)
     assert state is not None and state.transient, "a new object, not yet in a session"
     values = {column.key: state.dict[column.key] for column in table.c if column.key != "id"}
     refuse_nul(values)
-    row.id = session.connection().execute(_insert_returning_id(table), values).scalar_one()
+    connection = session.connection()
+    statement = (
+        _insert_returning_id(table)
+        if unless_taken is None
+        else _insert_unless_taken(table, unless_taken, connection.dialect.name)
+    )
+    row_id = connection.execute(statement, values).scalar_one_or_none()
+    if row_id is None:
+        return False
+    row.id = row_id
     make_transient_to_detached(row)
     session.add(row)
+    return True

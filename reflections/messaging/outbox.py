@@ -38,6 +38,7 @@ from reflections.models import (
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
 from reflections.models.reflection import short_title
 from reflections.models.types import table_of
+from reflections.platform.db import held
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
@@ -265,7 +266,11 @@ def _citizen_recipients(
     ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
     found: dict[tuple[str, str], Recipient] = {}
     for reporter_id in ids:
-        reporter = connection.execute(_REPORTER, {"reporter_id": reporter_id}).first()
+        # A reporter written in this transaction (a submission) is not read back.
+        reporter: Any = (
+            held(session, Reporter, reporter_id)
+            or connection.execute(_REPORTER, {"reporter_id": reporter_id}).first()
+        )
         if reporter is None or reporter.opted_out:
             continue
         contacts = {"sms": reporter.phone_e164, "email": reporter.email}

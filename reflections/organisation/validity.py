@@ -17,6 +17,7 @@ from sqlmodel import Session, col
 from reflections.errors import InvalidInput
 from reflections.models import AdministrativeUnit, HandlingUnit, Reflection
 from reflections.models.types import table_of
+from reflections.platform.db import held
 from reflections.platform.settings import get_settings
 
 Unit = AdministrativeUnit | HandlingUnit
@@ -91,10 +92,16 @@ def _in_force(session: Session, statement: Select[Any], unit_id: int, day: date)
     return span is not None and valid_on(span, day)
 
 
+def _area_in_force(session: Session, area_id: int, day: date) -> bool:
+    # The API has looked the area up by its code: the session still holds it.
+    area = held(session, AdministrativeUnit, area_id)
+    return valid_on(area, day) if area is not None else _in_force(session, _AREA_SPAN, area_id, day)
+
+
 def require_area(session: Session, area_id: int, day: date, field: str) -> None:
     """Refuse an administrative unit that does not exist on ``day``: a 422 naming the field
     and, where the data knows it, the unit that took its place."""
-    if _in_force(session, _AREA_SPAN, area_id, day):
+    if _area_in_force(session, area_id, day):
         return
     unit = session.get(AdministrativeUnit, area_id)
     if unit is None:

@@ -4,11 +4,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event, exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, create_engine
 
 from reflections.platform.settings import get_settings
@@ -91,6 +92,18 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+_Row = TypeVar("_Row")
+
+
+def held(session: OrmSession, model: type[_Row], row_id: int | None) -> _Row | None:
+    """The row of ``model`` with this id that the session already holds (someone keeps it),
+    or None, without a query: a caller that has it spares the read (issue 18)."""
+    if row_id is None:
+        return None
+    row = session.identity_map.get(identity_key(model, row_id))
+    return row if isinstance(row, model) else None
 
 
 def masked_url(url: str | None = None) -> str:
