@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, insert, inspect
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Insert, Table, TextualSelect, bindparam, insert, inspect, text
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, SQLModel
 
@@ -41,11 +40,20 @@ def _insert_returning_id(table: Table) -> Insert:
 
 
 @cache
-def _insert_unless_taken(table: Table, column: str, dialect: str) -> Insert:
-    """INSERT … ON CONFLICT (column) DO NOTHING RETURNING id, in the dialect's own words."""
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _insert_unless_taken(table: Table, column: str) -> TextualSelect:
+    """INSERT … ON CONFLICT (column) DO NOTHING RETURNING id, the same words on SQLite and
+    PostgreSQL. Written as text: SQLAlchemy 2.0 compiles its dialects' ON CONFLICT anew on
+    every call (they are not cacheable), which cost more than the statement's round trip."""
+    columns = [c for c in table.c if c.key != "id"]
+    names = ", ".join(c.name for c in columns)
+    values = ", ".join(f":{c.key}" for c in columns)
     return (
-        dialect_insert(table).on_conflict_do_nothing(index_elements=[column]).returning(table.c.id)
+        text(
+            f"INSERT INTO {table.name} ({names}) VALUES ({values})"
+            f" ON CONFLICT ({table.c[column].name}) DO NOTHING RETURNING id"
+        )
+        .bindparams(*(bindparam(c.key, type_=c.type) for c in columns))
+        .columns(table.c.id)
     )
 
 
@@ -59,13 +67,12 @@ def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None =
     assert state is not None and state.transient, "a new object, not yet in a session"
     values = {column.key: state.dict[column.key] for column in table.c if column.key != "id"}
     refuse_nul(values)
-    connection = session.connection()
     statement = (
         _insert_returning_id(table)
         if unless_taken is None
-        else _insert_unless_taken(table, unless_taken, connection.dialect.name)
+        else _insert_unless_taken(table, unless_taken)
     )
-    row_id = connection.execute(statement, values).scalar_one_or_none()
+    row_id = session.connection().execute(statement, values).scalar_one_or_none()
     if row_id is None:
         return False
     row.id = row_id
