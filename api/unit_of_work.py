@@ -36,6 +36,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SCOPE_KEY = "reflections.unit_of_work"
 REPLAYED_ROUTE_KEY = "reflections.replayed_route"  # the route a replayed answer came from
+_UNRECORDED = Answer(200, [], b"")  # a request without a key: its answer is not recorded
 
 
 class RequestSession(Session):
@@ -166,6 +167,12 @@ class UnitOfWork:
             raise
         session.close()  # no I/O left: the commit gave the connection back
 
+    def finish_unkeyed(self) -> None:
+        """:meth:`finish` for a request without an Idempotency-Key whose answer is built: there
+        is no answer to record, so it need not wait for the answer's bytes."""
+        if self.claim is None and not self.failed and self.session is not None:
+            self.finish(_UNRECORDED)
+
     def commit_before_stream(self) -> None:
         if not self.failed and self.session is not None and self.session.commit_requested:
             self.session.commit_now()
@@ -182,6 +189,16 @@ class UnitOfWork:
 def current(request: Request) -> UnitOfWork | None:
     work = request.scope.get(SCOPE_KEY)
     return work if isinstance(work, UnitOfWork) else None
+
+
+def end_writing(request: Request) -> None:
+    """A write without an Idempotency-Key, its answer built (nothing fallible comes after),
+    commits here, in the worker thread that wrote, rather than in one more trip to the thread
+    pool; a failed commit leaves the endpoint as any fault does (a 503). With a key the
+    middleware commits, recording the answer with it."""
+    work = current(request)
+    if work is not None:
+        work.finish_unkeyed()
 
 
 def replay(answer: Answer) -> Response:

@@ -300,3 +300,26 @@ def test_a_failed_commit_is_503_and_the_retry_acts_once(
     assert post(client, body(marker), idem).status_code == 201
     assert post(client, body(marker), idem).headers["idempotent-replayed"] == "true"
     assert rows_with(session, marker) == 1
+
+
+def test_a_failed_commit_without_a_key_is_503_and_keeps_nothing(
+    client: TestClient, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a key the submission commits in the endpoint's own thread, its answer built:
+    a commit lost there is the same 503, and nothing of the request stays."""
+    outbox = session.exec(select(func.count()).select_from(OutboxMessage)).one()
+
+    def lost(self: RequestSession) -> None:
+        raise exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(RequestSession, "commit_now", lost)
+    marker = uuid.uuid4().hex
+    failed = client.post("/api/v1/reflections", json=body(marker))
+    assert failed.status_code == 503
+    assert failed.headers["retry-after"].isdigit()
+    assert failed.headers["content-type"] == "application/problem+json"
+    assert rows_with(session, marker) == 0
+    assert session.exec(select(func.count()).select_from(OutboxMessage)).one() == outbox
+    monkeypatch.undo()
+    assert client.post("/api/v1/reflections", json=body(marker)).status_code == 201
+    assert rows_with(session, marker) == 1

@@ -24,7 +24,7 @@ from api.schemas import (
     SubmittedOut,
     UnitRef,
 )
-from api.unit_of_work import end_reading
+from api.unit_of_work import end_reading, end_writing
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
@@ -143,7 +143,9 @@ def submit_json(
 ) -> Response:
     """Submit a reflection. Anonymous, or with a citizen key, an operator's token or an API key."""
     out = submit_reflection(session, caller, body, (), request)
-    return json_answer(out, 201, {"Location": f"/api/v1/reflections/{out.tracking_code}"})
+    answer = json_answer(out, 201, {"Location": f"/api/v1/reflections/{out.tracking_code}"})
+    end_writing(request)
+    return answer
 
 
 @router.post(
