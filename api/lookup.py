@@ -5,7 +5,7 @@ from typing import Literal
 
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import bindparam
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from api.deps import Caller
 from reflections.actors import Actor
@@ -15,6 +15,7 @@ from reflections.lifecycle.queries import contact_opens, contact_owns
 from reflections.models import AdministrativeUnit, Attachment, Category, HandlingUnit, Reflection
 from reflections.models.enums import Role
 from reflections.organisation.visibility import can_see
+from reflections.platform.db import keep
 from reflections.platform.storage import FolderStore, MissingObject, get_store
 
 FOLLOWS = 0  # no reflection has id 0: a follower's actor may fire nothing on it
@@ -38,8 +39,15 @@ def id_for_code(session: Session, table: Coded, code: str | None, field: str) ->
     return None if row is None else int(getattr(row, "id"))  # noqa: B009
 
 
-# Built once: every read and action starts here.
-_BY_CODE = select(Reflection).where(Reflection.tracking_code == bindparam("code"))
+# Built once: every read and action starts here. The area comes in the same row: every view
+# shows it, and the session keeps it for them.
+_BY_CODE = (
+    select(Reflection, AdministrativeUnit)
+    .outerjoin(
+        AdministrativeUnit, col(AdministrativeUnit.id) == col(Reflection.administrative_unit_id)
+    )
+    .where(Reflection.tracking_code == bindparam("code"))
+)
 
 
 def open_reflection(
@@ -50,9 +58,12 @@ def open_reflection(
     404 both when it does not exist and when the caller may not see it: a handling unit
     must not learn of other units' reflections by probing codes.
     """
-    reflection = session.exec(_BY_CODE, params={"code": tracking_code.upper()}).first()
-    if reflection is None:
+    found = session.exec(_BY_CODE, params={"code": tracking_code.upper()}).first()
+    if found is None:
         raise NotFound(f"no reflection {tracking_code}")
+    reflection, area = found
+    if area is not None:
+        keep(session, area)
     actor = caller.actor
     if actor.role is Role.CITIZEN:
         access = citizen_access(session, caller, reflection)

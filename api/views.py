@@ -5,9 +5,8 @@ from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, bindparam, inspect
-from sqlalchemy.orm import InstanceState, Mapped
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -28,6 +27,7 @@ from reflections.models.enums import Role
 from reflections.organisation.visibility import IdentityView, identity_view, mask_contact, mask_name
 from reflections.oversight import access_log, public_feed
 from reflections.platform import clock
+from reflections.platform.db import held
 from reflections.timekeeping.deadlines import remaining_minutes, step_of
 
 RowT = TypeVar("RowT", bound=SQLModel)
@@ -36,14 +36,7 @@ RowT = TypeVar("RowT", bound=SQLModel)
 def _by_id(session: Session, table: type[RowT], ids: set[int | None]) -> dict[int, RowT]:
     """The rows by id: those the session holds already (fully loaded, e.g. the area a submit
     just checked) without a query, the rest in one."""
-    found: dict[int, RowT] = {}
-    for i in ids:
-        if i is None:
-            continue
-        held: RowT | None = session.identity_map.get(identity_key(table, i))
-        state: InstanceState[RowT] | None = inspect(held) if held is not None else None
-        if held is not None and state is not None and not state.expired_attributes:
-            found[i] = held
+    found = {i: row for i in ids if i is not None and (row := held(session, table, i)) is not None}
     wanted = {i for i in ids if i is not None and i not in found}
     if wanted:
         rows = session.exec(_rows_by_id(table), params={"ids": sorted(wanted)})

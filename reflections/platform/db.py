@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event, exc
+from sqlalchemy import Engine, event, exc, inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.util import identity_key
@@ -97,13 +97,22 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 _Row = TypeVar("_Row")
 
 
+def keep(session: OrmSession, row: object) -> None:
+    """Keep ``row`` in the session for as long as the session lives (its identity map holds
+    rows only while someone does), for :func:`held` to find: a row read beside another, in the
+    same statement, for a later step of the request."""
+    session.info.setdefault("kept rows", []).append(row)
+
+
 def held(session: OrmSession, model: type[_Row], row_id: int | None) -> _Row | None:
     """The row of ``model`` with this id that the session already holds (someone keeps it),
-    or None, without a query: a caller that has it spares the read (issue 18)."""
+    or None, without a query: a caller that has it spares the read (issue 18). Expired rows
+    (after a commit) do not count: reading one would load it again."""
     if row_id is None:
         return None
     row = session.identity_map.get(identity_key(model, row_id))
-    return row if isinstance(row, model) else None
+    state = inspect(row, raiseerr=False) if isinstance(row, model) else None
+    return row if state is not None and not state.expired_attributes else None
 
 
 def masked_url(url: str | None = None) -> str:
