@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
@@ -37,6 +38,10 @@ from reflections.platform.settings import get_settings
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Every request's database work runs in a worker thread: no more threads than pooled
+    # connections, or the connections beyond the pool are opened and closed again as the load
+    # comes and goes (a PostgreSQL backend forked each time: issue 18).
+    to_thread.current_default_thread_limiter().total_tokens = get_settings().database_pool_size
     # Serve at once; until the database is usable, /readyz says why and the rest answers 503.
     waiting = await readiness.start(app.state.readiness)
     purging = asyncio.create_task(idempotency.purge_periodically())

@@ -109,10 +109,13 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         default=5.0, gt=0, description="Wait this long for a free pooled connection."
     )
-    # 10 + 5 (was 5 + 10, issue 18): the same 15 at most, but at 16 concurrent requests the
-    # overflow connections were opened and closed per request (a PostgreSQL backend each).
-    database_pool_size: int = Field(default=10, gt=0, description="Pooled connections kept.")
-    database_max_overflow: int = Field(default=5, ge=0, description="Extra ones under load.")
+    # Connections beyond the pool are closed when given back, so a load above the pool opened
+    # and closed one per request or so (a PostgreSQL backend forked each time: issue 18). The
+    # API runs no more worker threads than this (api.app), so its requests never need more.
+    database_pool_size: int = Field(
+        default=16, gt=0, description="Pooled connections kept; the API's worker threads."
+    )
+    database_max_overflow: int = Field(default=4, ge=0, description="Extra ones under load.")
     sqlite_busy_timeout_seconds: float = Field(
         default=5.0, ge=0, description="SQLite: wait this long for another writer's lock."
     )
