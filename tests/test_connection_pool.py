@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 import api.routes.reflections
+import api.views
 from reflections.platform.db import get_engine
 from tests.api_helpers import submit
 from tests.test_faults import configured
@@ -23,7 +24,7 @@ def test_a_load_above_the_pool_opens_no_connection_beyond_it(
 ) -> None:
     submitted = submit(client)
     code, key = submitted["tracking_code"], submitted["citizen_key"]
-    real_view = api.routes.reflections.reflection_view
+    real_view = api.views.reflection_view
 
     def slow_view(*args: Any, **kwargs: Any) -> Any:
         time.sleep(0.05)  # every request holds its connection a while, all at once
