@@ -89,19 +89,32 @@ class RequestSession(Session):
 
 
 def _bound_statements(_session: Session, tx: SessionTransaction, connection: Connection) -> None:
-    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503). Set once
-    per transaction: a savepoint inside it keeps the transaction's settings."""
+    """PostgreSQL: a request's statement or lock wait ends in time (then it is a 503). Set on
+    the connection, once, by the first request that uses it (and again if the settings
+    changed), not in every transaction: a round trip less per request (issue 18). Set outside
+    any transaction, so that no rollback undoes it; the other users of the pool in the API
+    process (readiness, metrics, purges: all short) wait no longer than a request either."""
     if connection.dialect.name != "postgresql" or tx.nested:
         return
     settings = get_settings()
-    statement_ms = int(settings.database_statement_timeout_seconds * 1000)
-    lock_ms = int(settings.database_lock_timeout_seconds * 1000)
-    connection.exec_driver_sql(
-        f"SELECT set_config('statement_timeout', '{statement_ms}', true),"
-        f" set_config('lock_timeout', '{lock_ms}', true)"
+    bounds = (
+        int(settings.database_statement_timeout_seconds * 1000),
+        int(settings.database_lock_timeout_seconds * 1000),
     )
+    if connection.info.get(_BOUNDS) == bounds:
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    in_transactions = driver.autocommit is False
+    driver.autocommit = True  # nothing was sent in this transaction yet: it has not begun
+    try:
+        driver.execute(f"SET statement_timeout = {bounds[0]}; SET lock_timeout = {bounds[1]}")
+    finally:
+        driver.autocommit = not in_transactions
+    connection.info[_BOUNDS] = bounds
 
 
+_BOUNDS = "request bounds"  # the statement and lock timeouts the connection carries, in ms
 event.listen(RequestSession, "after_begin", _bound_statements)
 
 

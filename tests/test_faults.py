@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,12 @@ def assert_unavailable(response: Response) -> None:
 
 
 @contextmanager
-def write_lock_held(database_url: str, reflection_id: int) -> Iterator[None]:
+def write_lock_held(
+    database_url: str, reflection_id: int, release_after_seconds: float | None = None
+) -> Iterator[None]:
     """Another writer holds what the request needs: SQLite's write lock, or the row on
-    PostgreSQL."""
+    PostgreSQL (given up after ``release_after_seconds``, if given, so that a request left
+    unbounded finishes, late, instead of hanging the test)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         lite = sqlite3.connect(str(url.database), isolation_level=None)
@@ -78,8 +81,11 @@ def write_lock_held(database_url: str, reflection_id: int) -> Iterator[None]:
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(conninfo) as holder:
         holder.execute("SELECT 1 FROM reflections WHERE id = %s FOR UPDATE", (reflection_id,))
+        if release_after_seconds is not None:
+            holder.execute(f"SET idle_in_transaction_session_timeout = '{release_after_seconds}s'")
         yield
-        holder.rollback()
+        with suppress(psycopg.OperationalError):  # already ended by its idle timeout
+            holder.rollback()
 
 
 def test_a_lock_held_past_its_timeout_is_503_and_changes_nothing(
@@ -97,6 +103,28 @@ def test_a_lock_held_past_its_timeout_is_503_and_changes_nothing(
         assert_unavailable(client.post(path, json=CLASSIFY, headers=coordinator))
     assert client.get(f"/api/v1/reflections/{code}", headers=coordinator).json()["version"] == 1
     assert client.post(path, json=CLASSIFY, headers=coordinator).status_code == 200
+
+
+def test_the_bounds_outlive_a_request_that_rolled_back(
+    client: TestClient, session: Session, database_url: str
+) -> None:
+    """PostgreSQL: the timeouts are set on the connection by the first request that uses it;
+    a read ends in a rollback, and the next request on that connection is bounded all the
+    same (a SET inside the rolled-back transaction would have been undone with it)."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("the bounds are PostgreSQL's (SQLite: busy_timeout, set per connection)")
+    code = submit(client)["tracking_code"]
+    coordinator = as_user(client, "coordinator")
+    reflection = session.exec(select(Reflection).where(Reflection.tracking_code == code)).one()
+    assert reflection.id is not None
+    # One connection: the read and the change share it.
+    with configured(
+        database_pool_size=1, database_max_overflow=0, database_lock_timeout_seconds=0.3
+    ):
+        assert client.get(f"/api/v1/reflections/{code}", headers=coordinator).status_code == 200
+        with write_lock_held(database_url, reflection.id, release_after_seconds=10):
+            path = f"/api/v1/reflections/{code}/classify"
+            assert_unavailable(client.post(path, json=CLASSIFY, headers=coordinator))
 
 
 def test_no_free_connection_in_the_pool_is_503(client: TestClient) -> None:
