@@ -28,8 +28,8 @@ from reflections.platform.security import hash_secret
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session (:mod:`api.unit_of_work`): committed after the answer is built,
-    not at all if an exception leaves the endpoint. Async: opening it does no I/O unless the
-    request carries an Idempotency-Key (its row is written first, in the thread pool), so most
+    not at all if an exception leaves the endpoint. Async: opening it does no I/O (a request
+    with an Idempotency-Key had its key taken by the middleware, in the session it opened), so
     requests are spared two trips to the thread pool."""
     work = unit_of_work.current(request)
     if work is None:  # outside the middleware (an app without it)
@@ -39,7 +39,8 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         finally:
             await run_in_threadpool(session.close)
         return
-    session = await run_in_threadpool(work.open) if work.claim is not None else work.open()
+    assert work.claim is None or work.session is not None, "the key is taken before routing"
+    session = work.open()
     try:
         yield session
     except BaseException:

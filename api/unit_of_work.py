@@ -140,16 +140,39 @@ class UnitOfWork:
     failed: bool = False  # an exception left the endpoint: nothing is committed
     replayed: bool = False
 
+    def take_key(self) -> Answer | None:
+        """The answer remembered for the request's key, or None, the key then taken in the
+        request's transaction (:meth:`open`): one trip to the thread pool and one transaction
+        for both. Raises KeyReused, or AlreadyAnswered when a request with the key committed
+        while this one waited for it; nothing is left open then."""
+        assert self.claim is not None and self.session is None
+        session = RequestSession(get_engine(), expire_on_commit=False)
+        try:
+            answer = idempotency.lookup(session, self.claim)
+            if answer is None:
+                self._take(session, self.claim)
+                self.session = session
+                return None
+        except BaseException:
+            with suppress(*DATABASE_FAULTS):
+                session.close()
+            raise
+        session.close()
+        return answer
+
     def open(self) -> RequestSession:
         if self.session is None:
             self.session = RequestSession(get_engine(), expire_on_commit=False)
             if self.claim is not None:
-                try:
-                    self.record = idempotency.insert(self.session, self.claim)
-                except AlreadyAnswered:
-                    self.replayed = True
-                    raise
+                self._take(self.session, self.claim)
         return self.session
+
+    def _take(self, session: RequestSession, claim: Claim) -> None:
+        try:
+            self.record = idempotency.insert(session, claim)
+        except AlreadyAnswered:
+            self.replayed = True
+            raise
 
     def has_to_write(self, answer: Answer) -> bool:
         """Whether :meth:`finish` commits anything (else it need not leave the event loop)."""
@@ -273,9 +296,12 @@ class TransactionalRequests:
                 receive = _replaying(body, receive)
                 work.claim = Claim.of(scope, key, body)
                 try:
-                    answer = await to_thread.run_sync(_lookup, work.claim)
+                    answer = await to_thread.run_sync(work.take_key)
                 except KeyReused:
                     await _key_reused(scope["path"])(scope, receive, send)
+                    return
+                except AlreadyAnswered as error:
+                    await (await answered_meanwhile(Request(scope), error))(scope, receive, send)
                     return
                 except Exception as error:
                     if not faults.is_fault(error):
