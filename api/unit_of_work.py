@@ -105,12 +105,12 @@ def _bound_statements(_session: Session, tx: SessionTransaction, connection: Con
         return
     driver = connection.connection.driver_connection
     assert driver is not None
-    in_transactions = driver.autocommit is False
+    was_autocommit = driver.autocommit
     driver.autocommit = True  # nothing was sent in this transaction yet: it has not begun
     try:
         driver.execute(f"SET statement_timeout = {bounds[0]}; SET lock_timeout = {bounds[1]}")
     finally:
-        driver.autocommit = not in_transactions
+        driver.autocommit = was_autocommit
     connection.info[_BOUNDS] = bounds
 
 
