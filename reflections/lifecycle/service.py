@@ -158,12 +158,12 @@ def _apply(
         )
     # The one UPDATE, with the version check: a concurrent winner makes it a Conflict (or its
     # history row's unique seq made ours raise IntegrityError above); the rollback takes back
-    # the history row too.
-    reflection_row.write(session, reflection)
+    # the history row too. It also says whether anyone follows the reflection.
+    followed = reflection_row.write(session, reflection)
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
-    outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
+    outbox.enqueue_for_event(session, reflection, event, told, now, followed=followed)
     session.flush()  # followers, photos, warnings: the reflection itself is clean
     return reflection
 
