@@ -54,7 +54,8 @@ def test_a_lifecycle_sends_what_it_writes_and_the_reads_it_cannot_know(
     r = refs(session)
     fire(session, fire(session, new_reflection(session), E.CLASSIFY, r), E.ASSIGN, r)  # warm
     reflection = new_reflection(session)
-    assert reflection.id is not None
+    reflection_id = reflection.id
+    assert reflection_id is not None
     handler = Actor(Role.HANDLER, handling_unit_ids=frozenset({r.unit_id}))
     classify = EventInput(
         category_id=r.category_id,
@@ -66,13 +67,14 @@ def test_a_lifecycle_sends_what_it_writes_and_the_reads_it_cannot_know(
         (E.ASSIGN, COORDINATOR, EventInput(handling_unit_id=r.unit_id)),
         (E.ACCEPT, handler, EventInput()),
         (E.PROCESS, handler, EventInput(result="Đã thay bóng đèn")),
-        (E.CONFIRM, Actor.citizen(reflection.id), EventInput(rating=5, comment="Cảm ơn")),
+        (E.CONFIRM, Actor.citizen(reflection_id), EventInput(rating=5, comment="Cảm ơn")),
     ]
-    sent: dict[str, list[str]] = {}
+    raw: dict[str, list[str]] = {}
     for name, actor, data in steps:
         with statements(engine) as seen:
-            reflection = apply_event(session, reflection.id, name, actor, data)
-        sent[name.value] = [_verb(statement) for statement in seen]
+            apply_event(session, reflection_id, name, actor, data)
+        raw[name.value] = seen
+    sent = {name: [_verb(statement) for statement in seen] for name, seen in raw.items()}
     write = ["INSERT INTO history_events", "UPDATE reflections"]
     step = ["INSERT INTO step_records"]
     assert sent == {
@@ -84,7 +86,12 @@ def test_a_lifecycle_sends_what_it_writes_and_the_reads_it_cannot_know(
         "process": [*step, *write],
         "confirm": write,
     }
-    assert verify_reflection(session, reflection.id).intact  # the head read with the references
+    read = raw["classify"][0]
+    assert all(f"FROM {table}" in read for table in _CLASSIFY_READS)
+    assert verify_reflection(session, reflection_id).intact  # the head read with the references
+
+
+_CLASSIFY_READS = ("categories", "administrative_units", "history_events")
 
 
 def test_followers_are_read_when_someone_follows_even_one_added_elsewhere(
