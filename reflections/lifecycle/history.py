@@ -63,17 +63,14 @@ def chain_hash(row: HistoryEvent, prev_hash: str | None) -> str:
 
 
 _HISTORY = table_of(HistoryEvent)
-_LAST_HASH = (
+# The newest row's hash (the chain's head) of the reflection bound as ``reflection_id``: read
+# with the event's other reads (lifecycle/checks.py) when the row does not keep it yet.
+LAST_HASH = (
     sa_select(_HISTORY.c.hash)
     .where(_HISTORY.c.reflection_id == bindparam("reflection_id"))
     .order_by(_HISTORY.c.seq.desc())
     .limit(1)
 )
-
-
-def last_hash(session: Session, reflection_id: int) -> str | None:
-    found = session.connection().execute(_LAST_HASH, {"reflection_id": reflection_id}).first()
-    return str(found.hash) if found is not None else None
 
 
 def append(session: Session, row: HistoryEvent, prev_hash: str | None) -> HistoryEvent:

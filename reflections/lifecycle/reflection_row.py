@@ -5,28 +5,39 @@ sends the columns that changed, the next version and the optimistic check (``WHE
 <loaded>``) as one precompiled-shape Core UPDATE, and tells the ORM those values are now the
 row's, so the object stays current and clean. The unit of work did the same with several times
 the CPU, for one object (issue 18).
+
+The same UPDATE answers whether anyone follows the reflection (``RETURNING EXISTS``): the
+citizens' messages read the followers only when someone does, and the answer comes from the
+event's own transaction, as the separate read after the UPDATE did (issue 18).
 """
 
 from typing import Any
 
-from sqlalchemy import bindparam, inspect, update
+from sqlalchemy import bindparam, exists, inspect, update
 from sqlmodel import Session
 
 from reflections.errors import Conflict
-from reflections.models import Reflection
+from reflections.models import Follower, Reflection
 from reflections.models.types import table_of
 
-_TABLE = table_of(Reflection)
+_TABLE, _FOLLOWERS = table_of(Reflection), table_of(Follower)
 # SET gets the columns named in the parameters: one compiled form per set of changed columns,
-# built once (the ``where_`` names cannot clash with a column's).
-_UPDATE = update(_TABLE).where(
-    _TABLE.c.id == bindparam("where_id"), _TABLE.c.version == bindparam("where_version")
+# built once (the ``where_`` names cannot clash with a column's). The followers are matched on
+# the bound id, not correlated: SQLite renders RETURNING's columns unqualified, and an
+# unqualified ``id`` inside the subquery would be the follower's.
+_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("where_id"), _TABLE.c.version == bindparam("where_version"))
+    .returning(
+        exists().where(_FOLLOWERS.c.reflection_id == bindparam("where_id")).label("followed")
+    )
 )
 
 
-def write(session: Session, reflection: Reflection) -> None:
+def write(session: Session, reflection: Reflection) -> bool:
     """UPDATE the changed columns and move the version by one; a Conflict if someone else
-    moved it first (nothing of ours is written then: the caller rolls back)."""
+    moved it first (nothing of ours is written then: the caller rolls back). Returns whether
+    the reflection has followers."""
     state = inspect(reflection)
     assert state is not None
     loaded = reflection.version
@@ -38,9 +49,11 @@ def write(session: Session, reflection: Reflection) -> None:
     }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
-    if session.connection().execute(_UPDATE, parameters).rowcount != 1:
+    written = session.connection().execute(_UPDATE, parameters).first()
+    if written is None:
         raise Conflict("the reflection was changed by someone else; reload and retry")
     # What the unit of work does after its own UPDATE: these values are the row's now, nothing
     # is left to flush (else every later flush and the commit would walk the object again).
     state.dict["version"] = changes["version"]
     state._commit_all(state.dict, session.identity_map)
+    return bool(written.followed)

@@ -116,7 +116,12 @@ def _apply(
             f"not {expected_version}; reload and retry"
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
-    check_references(session, event, reflection, data, actor)
+    # The chain's head is kept on the row (the version check below makes it the head of the
+    # history this event extends); NULL after a submission (its hash needs the row's id) and for
+    # rows from before the column: then read with the references, in the same query.
+    head = check_references(
+        session, event, reflection, data, actor, chain_head=reflection.chain_hash is None
+    )
     data = with_duplicate_reason(session, event, reflection, data)
     if data.photos and event not in (LifecycleEvent.PROCESS, LifecycleEvent.ADD_INFO):
         raise InvalidInput("photos", f"come only with {LifecycleEvent.PROCESS}")
@@ -129,9 +134,7 @@ def _apply(
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
-    # The chain's head is kept on the row (the version check below makes it the head of the
-    # history this event extends); NULL for rows written before it was, read once from history.
-    prev_hash = reflection.chain_hash or history.last_hash(session, reflection_id)
+    prev_hash = reflection.chain_hash or head
     with session.no_autoflush:  # the ORM must not write the row: reflection_row.write does
         payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, event, reflection, actor, data, now)
@@ -158,12 +161,12 @@ def _apply(
         )
     # The one UPDATE, with the version check: a concurrent winner makes it a Conflict (or its
     # history row's unique seq made ours raise IntegrityError above); the rollback takes back
-    # the history row too.
-    reflection_row.write(session, reflection)
+    # the history row too. It also says whether anyone follows the reflection.
+    followed = reflection_row.write(session, reflection)
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
-    outbox.enqueue_for_event(session, reflection, event, told, now)  # same transaction
+    outbox.enqueue_for_event(session, reflection, event, told, now, followed=followed)
     session.flush()  # followers, photos, warnings: the reflection itself is clean
     return reflection
 

@@ -75,15 +75,19 @@ def enqueue_for_event(
     event: LifecycleEvent,
     payload: Mapping[str, Any],
     now: datetime,
+    *,
+    followed: bool = True,
 ) -> int:
     """Write the outbox rows this event causes in the session's transaction (not committed: the
     caller's one commit writes them with the change); returns how many. ``reflection`` is
-    already in its new state."""
+    already in its new state; ``followed=False`` says it has no followers (the service's UPDATE
+    told it), so they are not read."""
     assert reflection.id is not None
     rows: list[dict[str, Any]] = []
     kind = _CITIZEN_KINDS.get(event)
     if kind is not None:
-        for recipient in _citizen_recipients(session, reflection, event is E.SUBMIT):
+        unfollowed = event is E.SUBMIT or not followed
+        for recipient in _citizen_recipients(session, reflection, unfollowed):
             standing = contact_limits.standing(session, recipient.channel, recipient.address, now)
             if standing.stopped:
                 continue  # the contact followed a stop link
@@ -251,16 +255,16 @@ _REPORTER = select(
 
 
 def _citizen_recipients(
-    session: Session, reflection: Reflection, just_submitted: bool
+    session: Session, reflection: Reflection, unfollowed: bool
 ) -> list[Recipient]:
     """The reporter's chosen channels; with no choice, every contact they left. A reflection
     submitted without contact (anonymous), or by a reporter who opted out, gets nothing.
     Followers (a merged duplicate's reporter: issue 16) hear of it the same way, once per
-    address; a reflection just submitted has none yet."""
+    address; a reflection just submitted has none yet, nor has one the caller knows unfollowed."""
     connection = session.connection()
     following: Sequence[int] = (
         []
-        if just_submitted
+        if unfollowed
         else connection.execute(_FOLLOWING, {"reflection_id": reflection.id}).scalars().all()
     )
     ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
