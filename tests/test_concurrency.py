@@ -87,21 +87,24 @@ def test_a_version_moved_by_another_writer_is_a_conflict_and_writes_nothing(
     history row already inserted goes back with the rollback."""
     reflection = reflection_at(session, "awaiting_acceptance", refs(session))
     assert reflection.id is not None
-    with Session(engine) as first:
-        stale = first.get(Reflection, reflection.id)
-        assert stale is not None and stale.version == 3
-        with engine.begin() as other:  # moves the version, writes no history
-            other.execute(
-                update(table_of(Reflection))
-                .where(table_of(Reflection).c.id == reflection.id)
-                .values(version=9)
-            )
-        with pytest.raises(Conflict, match="changed by someone else"):
-            apply_event(first, reflection.id, E.ACCEPT, handler_of(reflection))
-    session.expire_all()
-    assert [row.event for row in timeline(session, reflection.id)][-1] is E.ASSIGN
-    stored = session.get(Reflection, reflection.id)
-    assert stored is not None and (stored.version, stored.assignment_stage) == (
-        9,
-        "awaiting_acceptance",
-    )
+    row = table_of(Reflection)
+    try:
+        with Session(engine) as first:
+            stale = first.get(Reflection, reflection.id)
+            assert stale is not None and stale.version == 3
+            with engine.begin() as other:  # moves the version, writes no history
+                other.execute(update(row).where(row.c.id == reflection.id).values(version=9))
+            with pytest.raises(Conflict, match="changed by someone else"):
+                apply_event(first, reflection.id, E.ACCEPT, handler_of(reflection))
+        session.expire_all()
+        assert [event.event for event in timeline(session, reflection.id)][-1] is E.ASSIGN
+        stored = session.get(Reflection, reflection.id)
+        assert stored is not None and (stored.version, stored.assignment_stage) == (
+            9,
+            "awaiting_acceptance",
+        )
+    finally:
+        # The other writer's version undone: the audit of the whole history, later in the
+        # session, would find a version its history does not reach.
+        with engine.begin() as other:
+            other.execute(update(row).where(row.c.id == reflection.id).values(version=3))
