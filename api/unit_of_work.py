@@ -108,9 +108,15 @@ def _bound_statements(_session: Session, tx: SessionTransaction, connection: Con
     was_autocommit = driver.autocommit
     driver.autocommit = True  # nothing was sent in this transaction yet: it has not begun
     try:
-        driver.execute(f"SET statement_timeout = {bounds[0]}; SET lock_timeout = {bounds[1]}")
+        # Through SQLAlchemy: a connection found cut here is a fault like any other (a 503,
+        # the pool told), not the driver's bare error.
+        connection.exec_driver_sql(
+            f"SELECT set_config('statement_timeout', '{bounds[0]}', false),"
+            f" set_config('lock_timeout', '{bounds[1]}', false)"
+        )
     finally:
-        driver.autocommit = was_autocommit
+        if not driver.closed:
+            driver.autocommit = was_autocommit
     connection.info[_BOUNDS] = bounds
 
 
