@@ -2,6 +2,7 @@
 from ``REFLECTIONS_MAP_TILES_URL`` (here a local tile stub: a thread serving one green PNG for
 every tile and counting the requests), tapping places the pin and fills the coordinates."""
 
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,6 +114,9 @@ def test_pin_shows_the_same_problem_nearby_and_the_citizen_follows_it(
     page.get_by_label("Kinh độ").fill(str(here[1]))
     page.get_by_label("Kinh độ").press("Tab")  # the map moves to the typed place
     box = page.locator("[data-map]")
+    # The move is animated (Leaflet's pan, a quarter of a second): a tap during it lands where
+    # the map was passing, as a citizen's would. Tap once it has come to rest.
+    expect(box).not_to_have_class(re.compile(r"\bleaflet-pan-anim\b"))
     box.scroll_into_view_if_needed()
     area = box.bounding_box()
     assert area is not None
