@@ -3,6 +3,7 @@ a daily cap for contacts nobody proved, and a stop link in the first message (is
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from api.rate_limits import DatabaseStorage, limiter
+from reflections.messaging.contact_limits import Standing, standing
 from reflections.messaging.contact_proofs import is_proven, mark_proven
 from reflections.models import OutboxMessage, OutboxStatus, Reporter
 from reflections.organisation.auth import create_api_key
@@ -297,3 +299,46 @@ def test_a_refused_try_counts_nothing(storage: str, app: FastAPI, limits_on: Lim
     assert answers == [201, 201, 429, 429]
     day = limiter().get_window_stats(parse("3/day"), "submit-ip", ip)
     assert day.remaining == 1  # the refused tries did not spend the day's allowance
+
+
+def _sent(session: Session, phone: str, status: OutboxStatus, at: datetime) -> None:
+    session.add(
+        OutboxMessage(
+            kind="received",
+            channel="sms",
+            recipient=phone,
+            language="vi",
+            status=status,
+            next_attempt_at=at,
+            created_at=at,
+            idempotency_key=f"standing-{uuid.uuid4()}",
+        )
+    )
+
+
+def test_the_daily_cap_counts_the_last_days_messages_up_to_the_cap(
+    session: Session, limits_on: Limits
+) -> None:
+    """The day's messages are counted only as far as the cap (issue 18): the decision stays the
+    same on each side of it, and held or older messages never count."""
+    limits_on(unproven_contact_messages_per_day=3)
+    phone, now = new_phone(), clock.now()
+    for _ in range(5):
+        _sent(session, phone, OutboxStatus.HELD, now - timedelta(hours=1))
+        _sent(session, phone, OutboxStatus.SENT, now - timedelta(days=2))
+    for _ in range(2):
+        _sent(session, phone, OutboxStatus.SENT, now - timedelta(hours=2))
+    session.commit()
+    assert standing(session, "sms", phone, now) == Standing(stopped=False, new=False, held=False)
+
+    _sent(session, phone, OutboxStatus.PENDING, now - timedelta(minutes=1))
+    session.commit()
+    assert standing(session, "sms", phone, now).held
+    for _ in range(20):  # far past the cap: still held
+        _sent(session, phone, OutboxStatus.SENT, now - timedelta(minutes=1))
+    session.commit()
+    assert standing(session, "sms", phone, now).held
+    assert not standing(session, "sms", phone, now + timedelta(days=1, hours=1)).held
+
+    limits_on(unproven_contact_messages_per_day=0)  # nothing may go to an unproven contact
+    assert standing(session, "sms", new_phone(), now).held

@@ -34,20 +34,26 @@ _OUTBOX, _OPT_OUTS = table_of(OutboxMessage), table_of(ContactOptOut)
 _TO_CONTACT = and_(
     _OUTBOX.c.recipient == bindparam("address"), _OUTBOX.c.channel == bindparam("channel")
 )
+# The day's messages are counted up to the cap and no further: whether the cap is reached is
+# all the rule asks, and a contact named in thousands of submissions (a proven one, or any
+# while the limits are off) must not make each new one read all of them (issue 18).
+_SENT_TODAY = (
+    select(_OUTBOX.c.id)
+    .where(
+        _TO_CONTACT,
+        _OUTBOX.c.status != OutboxStatus.HELD.value,
+        _OUTBOX.c.created_at >= bindparam("since", type_=_OUTBOX.c.created_at.type),
+    )
+    .limit(bindparam("cap"))
+    .subquery()
+)
 # One statement for the three facts: every citizen message asks them (issue 18).
 _FACTS = select(
     exists()
     .where(_OPT_OUTS.c.channel == bindparam("channel"), _OPT_OUTS.c.address == bindparam("address"))
     .label("stopped"),
     exists().where(_TO_CONTACT).label("known"),
-    select(func.count())
-    .where(
-        _TO_CONTACT,
-        _OUTBOX.c.status != OutboxStatus.HELD.value,
-        _OUTBOX.c.created_at >= bindparam("since", type_=_OUTBOX.c.created_at.type),
-    )
-    .scalar_subquery()
-    .label("sent_today"),
+    select(func.count()).select_from(_SENT_TODAY).scalar_subquery().label("sent_today"),
 )
 
 
@@ -55,14 +61,16 @@ def standing(session: Session, channel: str, address: str, now: datetime) -> Sta
     """The contact's standing now; the daily cap counts the last 24 hours' messages (held ones
     not) and applies only while the abuse limits are on and the contact is unproven."""
     settings = get_settings()
+    cap = settings.unproven_contact_messages_per_day if settings.abuse_limits else 0
+    since = now - timedelta(days=1)
     facts = (
         session.connection()
-        .execute(_FACTS, {"channel": channel, "address": address, "since": now - timedelta(days=1)})
+        .execute(_FACTS, {"channel": channel, "address": address, "since": since, "cap": cap})
         .one()
     )
     held = (
         settings.abuse_limits
-        and facts.sent_today >= settings.unproven_contact_messages_per_day
+        and facts.sent_today >= cap
         and not contact_proofs.is_proven(session, channel, address)
     )
     return Standing(stopped=bool(facts.stopped), new=not facts.known, held=bool(held))
