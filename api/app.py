@@ -40,8 +40,12 @@ from reflections.platform.settings import get_settings
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Every request's database work runs in a worker thread: no more threads than pooled
     # connections, or the connections beyond the pool are opened and closed again as the load
-    # comes and goes (a PostgreSQL backend forked each time: issue 18).
-    to_thread.current_default_thread_limiter().total_tokens = get_settings().database_pool_size
+    # comes and goes (a PostgreSQL backend forked each time: issue 18). As many requests hold a
+    # session at once; the overflow is left to the short side trips (rate-limit counters, the
+    # log-in throttle, readiness, metrics).
+    pooled = get_settings().database_pool_size
+    to_thread.current_default_thread_limiter().total_tokens = pooled
+    unit_of_work.limit_connections(pooled)
     # Serve at once; until the database is usable, /readyz says why and the rest answers 503.
     waiting = await readiness.start(app.state.readiness)
     purging = asyncio.create_task(idempotency.purge_periodically())

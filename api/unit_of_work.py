@@ -14,7 +14,8 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
+from anyio.lowlevel import RunVar
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, event
@@ -124,6 +125,16 @@ _BOUNDS = "request bounds"  # the statement and lock timeouts the connection car
 event.listen(RequestSession, "after_begin", _bound_statements)
 
 
+def begin_reading(session: Session) -> None:
+    """A request that only reads, on PostgreSQL: its statements run outside a transaction.
+    Under READ COMMITTED each statement takes its own snapshot inside a transaction as well, so
+    BEGIN and ROLLBACK bought nothing but two round trips (issue 18). Called before the first
+    statement; the pool puts the connection back in transactions when it is returned."""
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        return
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def end_reading(session: Session) -> None:
     """A request that only read ends its transaction here, in the worker thread that read,
     rather than in one more trip to the thread pool once its answer is built. A session with
@@ -136,6 +147,22 @@ def end_reading(session: Session) -> None:
         session.close()
 
 
+# Requests that may hold a pooled connection at once, per event loop (set by the app's
+# lifespan; unset, as under a test client run without it, nothing is limited).
+_CONNECTION_SLOTS: RunVar[CapacityLimiter] = RunVar("reflections_connection_slots")
+
+
+def limit_connections(total: int) -> None:
+    """At most ``total`` requests hold a session at a time: the pool's connections.
+
+    A request keeps its connection across trips to the thread pool (a key taken, the endpoint,
+    the commit). Were more requests than connections let into worker threads, the threads could
+    all be waiting for a connection while the requests holding one wait for a thread: nothing
+    moves until the pool's timeout, then 503s. So a request waits for its slot in the event
+    loop, holding neither a thread nor a connection (issue 18)."""
+    _CONNECTION_SLOTS.set(CapacityLimiter(total))
+
+
 @dataclass
 class UnitOfWork:
     """What one request did to the database, and the key it came with."""
@@ -145,6 +172,19 @@ class UnitOfWork:
     record: IdempotencyRecord | None = None
     failed: bool = False  # an exception left the endpoint: nothing is committed
     replayed: bool = False
+    slot: CapacityLimiter | None = None  # the connection slot it holds (limit_connections)
+
+    async def wait_for_a_connection(self) -> None:
+        """Before the request's session is opened: its turn among the pool's connections."""
+        slots = _CONNECTION_SLOTS.get(None)
+        if slots is not None and self.slot is None:
+            await slots.acquire_on_behalf_of(id(self))
+            self.slot = slots
+
+    def give_back_the_slot(self) -> None:
+        if self.slot is not None:
+            self.slot.release_on_behalf_of(id(self))
+            self.slot = None
 
     def take_key(self) -> Answer | None:
         """The answer remembered for the request's key, or None, the key then taken in the
@@ -288,6 +328,12 @@ class TransactionalRequests:
             await self.app(scope, receive, send)
             return
         work = UnitOfWork()
+        try:
+            await self._serve(work, scope, receive, send)
+        finally:
+            work.give_back_the_slot()
+
+    async def _serve(self, work: UnitOfWork, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "POST":
             try:
                 key = idempotency.key_of(scope)
@@ -302,6 +348,7 @@ class TransactionalRequests:
                 receive = _replaying(body, receive)
                 work.claim = Claim.of(scope, key, body)
                 try:
+                    await work.wait_for_a_connection()
                     answer = await to_thread.run_sync(work.take_key)
                 except KeyReused:
                     await _key_reused(scope["path"])(scope, receive, send)

@@ -24,7 +24,7 @@ from api.schemas import (
     SubmittedOut,
     UnitRef,
 )
-from api.unit_of_work import end_reading, end_writing
+from api.unit_of_work import begin_reading, end_reading, end_writing
 from api.views import reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
@@ -202,6 +202,7 @@ async def submit_multipart(
 )
 def read(session: SessionDep, caller: CallerDep, tracking_code: str) -> Response:
     """One reflection: state, deadlines, unit, and what the caller may do now."""
+    begin_reading(session)
     reflection, actor = open_reflection(session, caller, tracking_code)
     view = reflection_view(session, actor, reflection)
     answer = json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
