@@ -27,9 +27,12 @@ for trying every other route first, a third of its CPU.
 Printed per phase and per request kind: requests, throughput (req/s), p50 and p99 latency (ms)
 and errors (non-2xx answers, plus requests that got no answer), the server's CPU time per
 request in each phase (its processes' user + system time from /proc: steadier than the wall
-figures on a loaded machine), then the ratios of the mix's and of submit-only's throughput to
-the baseline's (what the product's intake costs over a bare round trip) and of the keyed mix's
-to the mix's (what remembering answers costs).
+figures on a loaded machine) and the client's (this process), then the ratios of the mix's and
+of submit-only's throughput to the baseline's (what the product's intake costs over a bare
+round trip), the same two by the server's CPU per request (the ratio the server alone allows:
+the client, on the same cores, spends more CPU per request than the bare insert does, so the
+baseline's throughput is the client's), and the keyed mix's throughput to the mix's (what
+remembering answers costs).
 
 Bounded: --seconds at most 120 per phase, --max-requests per phase, a 10 s timeout per request,
 60 s for the server to come up. Only loopback is used. The server is stopped and the database
@@ -129,6 +132,7 @@ class Phase:
     name: str
     wall_s: float = 0.0
     cpu_s: float = 0.0  # the server's CPU seconds during the phase
+    client_cpu_s: float = 0.0  # this process's (the client's) CPU seconds during the phase
     samples: list[Sample] = field(default_factory=list)
 
 
@@ -329,6 +333,7 @@ async def run_phase(
 
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
         started, cpu = time.perf_counter(), server_cpu_seconds(pid)
+        client_cpu = time.process_time()
         deadline = started + seconds
 
         async def worker() -> None:
@@ -341,6 +346,7 @@ async def run_phase(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         phase.wall_s = time.perf_counter() - started
         phase.cpu_s = server_cpu_seconds(pid) - cpu
+        phase.client_cpu_s = time.process_time() - client_cpu
     return phase
 
 
@@ -367,6 +373,7 @@ async def drive(
             total.samples += part.samples
             total.wall_s += part.wall_s
             total.cpu_s += part.cpu_s
+            total.client_cpu_s += part.client_cpu_s
     return list(totals.values())
 
 
@@ -403,16 +410,23 @@ def report(phases: list[Phase]) -> None:
             for kind in kinds:
                 picked = [s for s in phase.samples if s.kind == kind]
                 print(line(phase.name, kind, picked, phase.wall_s))
-        per_request = phase.cpu_s / len(phase.samples) * 1000 if phase.samples else 0.0
+        count = len(phase.samples) or 1
         print(
             f"{phase.name:9} took {phase.wall_s:.1f} s; server CPU {phase.cpu_s:.1f} s, "
-            f"{per_request:.2f} ms per request"
+            f"{phase.cpu_s / count * 1000:.2f} ms per request; the client's "
+            f"{phase.client_cpu_s / count * 1000:.2f} ms per request "
+            f"({phase.client_cpu_s / max(phase.wall_s, 1e-9):.0%} of a core)"
         )
     mix, keyed, submit_only, baseline = phases
     for over, under in ((mix, baseline), (submit_only, baseline), (keyed, mix)):
         if over.samples and under.samples and over.wall_s and under.wall_s:
             ratio = (len(over.samples) / over.wall_s) / (len(under.samples) / under.wall_s)
             print(f"{over.name} throughput / {under.name} throughput: {ratio:.3f}")
+    for over in (mix, submit_only):
+        if over.samples and baseline.samples and over.cpu_s:
+            # The same ratio as the server's CPU allows it, whoever else is on the machine.
+            cpu = (baseline.cpu_s / len(baseline.samples)) / (over.cpu_s / len(over.samples))
+            print(f"{over.name} / {baseline.name} by the server's CPU per request: {cpu:.3f}")
     failed = [s for phase in phases for s in phase.samples if not 200 <= s.status < 300]
     if failed:
         statuses = sorted({s.status for s in failed})
