@@ -24,8 +24,10 @@ counts, and for whom:
 """
 
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import insert, inspect
+from sqlalchemy.orm.attributes import NO_VALUE
 from sqlmodel import Session
 
 from reflections.models import Reflection, StepRecord
@@ -66,11 +68,11 @@ def record_ended_step(
 
 def _unit_before_event(reflection: Reflection) -> int | None:
     """The handling unit as loaded, before this event's effects (assign, reassign and return
-    change it before the step is recorded)."""
+    change it before the step is recorded): the ORM keeps the loaded value of a column set since
+    the last write (its attribute history answers the same from the same entry, at several
+    times the cost: issue 18)."""
     state = inspect(reflection)
     assert state is not None
-    history = state.attrs.handling_unit_id.history
-    if history.deleted:
-        before: int | None = history.deleted[0]
-        return before
-    return reflection.handling_unit_id
+    current = reflection.handling_unit_id
+    loaded = state.committed_state.get("handling_unit_id", current)
+    return current if loaded is NO_VALUE else cast(int | None, loaded)
