@@ -121,17 +121,9 @@ def check_references(
             raise InvalidInput(
                 "category_id", f"no active category {data.category_id}", "unknown_choice"
             )
-    day = validity.reflection_day(reflection)
-    if data.administrative_unit_id is not None:
+    if named.keys() - {"category_id"}:  # units, checked on the reflection's day
         assert read is not None
-        if not _in_force(read, "administrative_unit_id", day):  # refused: validity says why
-            validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
-    for name, field in _UNIT_FIELDS.items():
-        unit_id = getattr(data, name)
-        if unit_id is not None:
-            assert read is not None
-            if not _in_force(read, name, day):
-                validity.require_handling_unit(session, unit_id, day, field)
+        _check_units_in_force(session, read, data, validity.reflection_day(reflection))
     if event is LifecycleEvent.TAKE:
         check_assignee(session, reflection, data.assignee_user_id)
     if data.notify not in (None, NOTIFY_COORDINATORS):
@@ -141,6 +133,18 @@ def check_references(
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
     return read.chain_head if chain_head and read is not None else None
+
+
+def _check_units_in_force(session: Session, read: Row[Any], data: EventInput, day: date) -> None:
+    """Refuse a named unit not in force on ``day``; validity words the refusal."""
+    if data.administrative_unit_id is not None and not _in_force(
+        read, "administrative_unit_id", day
+    ):
+        validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
+    for name, field in _UNIT_FIELDS.items():
+        unit_id = getattr(data, name)
+        if unit_id is not None and not _in_force(read, name, day):
+            validity.require_handling_unit(session, unit_id, day, field)
 
 
 def check_assignee(session: Session, reflection: Reflection, user_id: int | None) -> None:
