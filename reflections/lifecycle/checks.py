@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Label, Row, Select, Table, bindparam
+from sqlalchemy import ColumnElement, Connection, Label, Row, Select, Table, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -77,7 +77,9 @@ class _Span:
     valid_to: date | None
 
 
-def _read(session: Session, parts: tuple[str, ...], parameters: dict[str, Any]) -> Row[Any] | None:
+def _read(
+    connection: Connection, parts: tuple[str, ...], parameters: dict[str, Any]
+) -> Row[Any] | None:
     """The one SELECT of these parts (none when there is nothing to read)."""
     if not parts:
         return None
@@ -86,7 +88,7 @@ def _read(session: Session, parts: tuple[str, ...], parameters: dict[str, Any]) 
         statement = _READS[parts] = sa_select(
             *[column for part in parts for column in _PARTS[part]]
         )
-    return session.connection().execute(statement, parameters).one()
+    return connection.execute(statement, parameters).one()
 
 
 def _in_force(read: Row[Any], name: str, day: date) -> bool:
@@ -97,6 +99,7 @@ def _in_force(read: Row[Any], name: str, day: date) -> bool:
 
 def check_references(
     session: Session,
+    connection: Connection,
     event: LifecycleEvent,
     reflection: Reflection,
     data: EventInput,
@@ -114,7 +117,7 @@ def check_references(
         if (value := getattr(data, name)) is not None
     }
     parts = (*named, "chain_head") if chain_head else tuple(named)
-    read = _read(session, parts, named | {"reflection_id": reflection.id})
+    read = _read(connection, parts, named | {"reflection_id": reflection.id})
     if data.category_id is not None:
         assert read is not None
         if not read.category_id_active:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -91,7 +91,7 @@ _INSERT = insert(_HISTORY)
 
 
 def write(
-    session: Session,
+    connection: Connection,
     *,
     reflection_id: int,
     seq: int,
@@ -107,7 +107,8 @@ def write(
     payload: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> str:
-    """Chain and insert one history row in the session's transaction; returns its hash.
+    """Chain and insert one history row in the connection's transaction (the session's);
+    returns its hash.
 
     The service's path: one precompiled INSERT rather than an ORM object and a flush, which cost
     more than the rest of an event (issue 18). The row is the same as :func:`append` writes.
@@ -129,7 +130,7 @@ def write(
     }
     rows.refuse_nul({"reason": reason, **(payload or {})})
     values["hash"] = _digest(_canonical(values), prev_hash)
-    session.connection().execute(_INSERT, values)
+    connection.execute(_INSERT, values)
     return str(values["hash"])
 
 

@@ -26,8 +26,8 @@ counts, and for whom:
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import insert, inspect
-from sqlalchemy.orm.attributes import NO_VALUE
+from sqlalchemy import Connection, insert, inspect
+from sqlalchemy.orm import NO_VALUE
 from sqlmodel import Session
 
 from reflections.models import Reflection, StepRecord
@@ -39,10 +39,15 @@ _INSERT = insert(table_of(StepRecord))
 
 
 def record_ended_step(
-    session: Session, event: LifecycleEvent, reflection: Reflection, now: datetime
+    session: Session,
+    connection: Connection,
+    event: LifecycleEvent,
+    reflection: Reflection,
+    now: datetime,
 ) -> None:
-    """Record the running step, if one runs, as ended by ``event`` at ``now`` (one INSERT in
-    the event's transaction, without an ORM object: issue 18)."""
+    """Record the running step, if one runs, as ended by ``event`` at ``now`` (one INSERT
+    through the session's ``connection``, in the event's transaction, without an ORM object:
+    issue 18)."""
     step = deadlines.step_of(reflection)
     started = reflection.step_started_at
     if step is None or started is None:
@@ -50,7 +55,7 @@ def record_ended_step(
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    session.connection().execute(
+    connection.execute(
         _INSERT,
         {
             "reflection_id": reflection.id,
