@@ -123,6 +123,7 @@ def _apply(
     # The chain's head is kept on the row (the version check below makes it the head of the
     # history this event extends); NULL after a submission (its hash needs the row's id) and for
     # rows from before the column: then read with the references, in the same query.
+    kept_head = reflection.chain_hash
     head = check_references(
         session,
         connection,
@@ -130,7 +131,7 @@ def _apply(
         reflection,
         data,
         actor,
-        chain_head=reflection.chain_hash is None,
+        chain_head=kept_head is None,
     )
     data = with_duplicate_reason(session, event, reflection, data)
     if data.photos and event not in (LifecycleEvent.PROCESS, LifecycleEvent.ADD_INFO):
@@ -144,7 +145,7 @@ def _apply(
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
-    prev_hash = reflection.chain_hash or head
+    prev_hash = kept_head or head
     with session.no_autoflush:  # the ORM must not write the row: reflection_row.write does
         payload = _apply_effects(session, event, reflection, actor, data, now)
         payload |= _update_step(session, connection, event, reflection, actor, data, now)
