@@ -24,10 +24,15 @@ _LIMIT = 10_000
 _INSTANTS = ("now", "new_due_at")
 
 
+_NUMBERS = (bool, int, float)  # a tuple built once: ``bool | int | float`` was a new union per call
+
+
 def _view(value: Any) -> Any:
+    if value is None:  # most of an event's data
+        return None
     if isinstance(value, str):
         return "text" if value.strip() else ""
-    if value is None or isinstance(value, bool | int | float):
+    if isinstance(value, _NUMBERS):
         return value
     return type(value).__name__
 
