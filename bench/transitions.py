@@ -254,7 +254,8 @@ RUNS: dict[str, Callable[[Engine, int], None]] = {
 }
 
 
-def bench(kind: str, lifecycles: int, rounds: int) -> None:
+def bench(kind: str, lifecycles: int, rounds: int, only: list[str]) -> None:
+    runs = {name: run for name, run in RUNS.items() if name in only}
     with fresh_database(kind) as url:
         os.environ["REFLECTIONS_DATABASE_URL"] = url
         migrate.upgrade(url)
@@ -266,12 +267,12 @@ def bench(kind: str, lifecycles: int, rounds: int) -> None:
                 journal = connection.execute(text("PRAGMA journal_mode")).scalar_one()
                 sync = connection.execute(text("PRAGMA synchronous")).scalar_one()
             print(f"{kind:10} journal_mode={journal} synchronous={sync} (2: FULL)")
-        for run in RUNS.values():
+        for run in runs.values():
             run(engine, 10)  # warm up caches and the connection pool
-        best = dict.fromkeys(RUNS, float("inf"))
-        cpu = dict.fromkeys(RUNS, float("inf"))
+        best = dict.fromkeys(runs, float("inf"))
+        cpu = dict.fromkeys(runs, float("inf"))
         for _ in range(rounds):
-            for name, run in RUNS.items():
+            for name, run in runs.items():
                 wall, used = timed(run, engine, lifecycles)
                 best[name], cpu[name] = min(best[name], wall), min(cpu[name], used)
         engine.dispose()
@@ -282,6 +283,8 @@ def bench(kind: str, lifecycles: int, rounds: int) -> None:
             f"{transitions / seconds:8.1f} transitions/s ({seconds:.2f} s; "
             f"{1000 * cpu[name] / lifecycles:.1f} ms CPU per lifecycle)"
         )
+    if len(runs) < len(RUNS):
+        return
     service, spiff, baseline = best["service"], best["spiff"], best["baseline"]
     print(
         f"{kind:10} ratio    : service takes {service / baseline:.2f}x the plain-SQL time, "
@@ -294,13 +297,22 @@ def main() -> None:
     parser.add_argument("--lifecycles", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best kept")
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument(
+        "--only",
+        default=",".join(RUNS),
+        help="runs to make, of " + ",".join(RUNS) + " (all: with the ratios); one alone, with "
+        "two --lifecycles under callgrind, gives its instructions per lifecycle by difference",
+    )
     args = parser.parse_args()
+    only = [name.strip() for name in args.only.split(",")]
+    if unknown := set(only) - set(RUNS):
+        parser.error(f"unknown runs: {', '.join(sorted(unknown))}")
     print(
         f"{args.lifecycles} lifecycles of {TRANSITIONS_PER_LIFECYCLE} transitions each, "
         f"best of {args.rounds} rounds, load average {os.getloadavg()[0]:.1f}"
     )
     for kind in args.databases.split(","):
-        bench(kind.strip(), args.lifecycles, args.rounds)
+        bench(kind.strip(), args.lifecycles, args.rounds, only)
 
 
 if __name__ == "__main__":

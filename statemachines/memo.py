@@ -24,10 +24,15 @@ _LIMIT = 10_000
 _INSTANTS = ("now", "new_due_at")
 
 
+_NUMBERS = (bool, int, float)  # a tuple built once: ``bool | int | float`` was a new union per call
+
+
 def _view(value: Any) -> Any:
+    if value is None:  # most of an event's data
+        return None
     if isinstance(value, str):
         return "text" if value.strip() else ""
-    if value is None or isinstance(value, bool | int | float):
+    if isinstance(value, _NUMBERS):
         return value
     return type(value).__name__
 
@@ -48,8 +53,15 @@ def _key(position: Position, event: LifecycleEvent, data: dict[str, Any]) -> _Ke
         _before(position.confirm_due_at, now),  # the confirmation window has closed
     )
     rest = tuple(sorted((name, _view(v)) for name, v in data.items() if name not in _INSTANTS))
-    general = replace(position, confirm_due_at=None)
-    return (general, event, instants, rest)
+    return (_without_deadline(position), event, instants, rest)
+
+
+def _without_deadline(position: Position) -> Position:
+    """The position without its confirmation deadline (mostly it has none: no copy then, a
+    copy of a frozen dataclass cost more than the lookup it keys; issue 18)."""
+    if position.confirm_due_at is None:
+        return position
+    return replace(position, confirm_due_at=None)
 
 
 def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
@@ -58,7 +70,7 @@ def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
     outcome = _memo.get(key)
     if outcome is None:
         try:
-            outcome = replace(machine_fire(position, event, **data), confirm_due_at=None)
+            outcome = _without_deadline(machine_fire(position, event, **data))
         except (EventNotAllowed, GuardFailed) as error:
             outcome = error
         if len(_memo) >= _LIMIT:
@@ -66,4 +78,6 @@ def fire(position: Position, event: LifecycleEvent, **data: Any) -> Position:
         _memo[key] = outcome
     if not isinstance(outcome, Position):
         raise outcome.with_traceback(None)
+    if position.confirm_due_at is None:
+        return outcome  # frozen: the remembered one is safe to hand out
     return replace(outcome, confirm_due_at=position.confirm_due_at)

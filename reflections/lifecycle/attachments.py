@@ -47,6 +47,8 @@ def sniff(content: bytes) -> str | None:
 
 
 def check(photos: tuple[Photo, ...], field: str = "photos") -> list[CheckedPhoto]:
+    if not photos:  # most events and submissions carry none
+        return []
     settings = get_settings()
     if len(photos) > settings.max_photos:
         raise InvalidInput(

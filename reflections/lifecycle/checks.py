@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Label, Row, Select, Table, bindparam
+from sqlalchemy import ColumnElement, Connection, Label, Row, Select, Table, bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
@@ -77,7 +77,9 @@ class _Span:
     valid_to: date | None
 
 
-def _read(session: Session, parts: tuple[str, ...], parameters: dict[str, Any]) -> Row[Any] | None:
+def _read(
+    connection: Connection, parts: tuple[str, ...], parameters: dict[str, Any]
+) -> Row[Any] | None:
     """The one SELECT of these parts (none when there is nothing to read)."""
     if not parts:
         return None
@@ -86,7 +88,7 @@ def _read(session: Session, parts: tuple[str, ...], parameters: dict[str, Any]) 
         statement = _READS[parts] = sa_select(
             *[column for part in parts for column in _PARTS[part]]
         )
-    return session.connection().execute(statement, parameters).one()
+    return connection.execute(statement, parameters).one()
 
 
 def _in_force(read: Row[Any], name: str, day: date) -> bool:
@@ -97,6 +99,7 @@ def _in_force(read: Row[Any], name: str, day: date) -> bool:
 
 def check_references(
     session: Session,
+    connection: Connection,
     event: LifecycleEvent,
     reflection: Reflection,
     data: EventInput,
@@ -114,24 +117,16 @@ def check_references(
         if (value := getattr(data, name)) is not None
     }
     parts = (*named, "chain_head") if chain_head else tuple(named)
-    read = _read(session, parts, named | {"reflection_id": reflection.id})
+    read = _read(connection, parts, named | {"reflection_id": reflection.id})
     if data.category_id is not None:
         assert read is not None
         if not read.category_id_active:
             raise InvalidInput(
                 "category_id", f"no active category {data.category_id}", "unknown_choice"
             )
-    day = validity.reflection_day(reflection)
-    if data.administrative_unit_id is not None:
+    if named.keys() - {"category_id"}:  # units, checked on the reflection's day
         assert read is not None
-        if not _in_force(read, "administrative_unit_id", day):  # refused: validity says why
-            validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
-    for name, field in _UNIT_FIELDS.items():
-        unit_id = getattr(data, name)
-        if unit_id is not None:
-            assert read is not None
-            if not _in_force(read, name, day):
-                validity.require_handling_unit(session, unit_id, day, field)
+        _check_units_in_force(session, read, data, validity.reflection_day(reflection))
     if event is LifecycleEvent.TAKE:
         check_assignee(session, reflection, data.assignee_user_id)
     if data.notify not in (None, NOTIFY_COORDINATORS):
@@ -141,6 +136,18 @@ def check_references(
     if event is LifecycleEvent.CONFIRM and actor.role is Role.CITIZEN and data.rating is None:
         raise InvalidInput("rating", "is required when a citizen confirms")
     return read.chain_head if chain_head and read is not None else None
+
+
+def _check_units_in_force(session: Session, read: Row[Any], data: EventInput, day: date) -> None:
+    """Refuse a named unit not in force on ``day``; validity words the refusal."""
+    if data.administrative_unit_id is not None and not _in_force(
+        read, "administrative_unit_id", day
+    ):
+        validity.require_area(session, data.administrative_unit_id, day, "administrative_unit")
+    for name, field in _UNIT_FIELDS.items():
+        unit_id = getattr(data, name)
+        if unit_id is not None and not _in_force(read, name, day):
+            validity.require_handling_unit(session, unit_id, day, field)
 
 
 def check_assignee(session: Session, reflection: Reflection, user_id: int | None) -> None:

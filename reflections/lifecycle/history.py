@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import Connection, bindparam, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -36,15 +36,21 @@ _HASHED = (
 
 
 def _canonical(values: Mapping[str, Any]) -> str:
-    """The hashed fields as deterministic JSON: enums by value, the instant to the microsecond."""
-    content = {name: _plain(values.get(name)) for name in _HASHED}
-    return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """The hashed fields as deterministic JSON: enums by value, the instant to the microsecond.
+    The encoder asks :func:`_plain` only for what it cannot write itself (a StrEnum it writes
+    as its value already), which is cheaper than asking for every field (issue 18)."""
+    content = {name: values.get(name) for name in _HASHED}
+    return json.dumps(
+        content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain
+    )
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
-    return _instant(value) if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return _instant(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def canonical_content(row: HistoryEvent) -> str:
@@ -85,7 +91,7 @@ _INSERT = insert(_HISTORY)
 
 
 def write(
-    session: Session,
+    connection: Connection,
     *,
     reflection_id: int,
     seq: int,
@@ -101,7 +107,8 @@ def write(
     payload: dict[str, Any] | None = None,
     reason: str | None = None,
 ) -> str:
-    """Chain and insert one history row in the session's transaction; returns its hash.
+    """Chain and insert one history row in the connection's transaction (the session's);
+    returns its hash.
 
     The service's path: one precompiled INSERT rather than an ORM object and a flush, which cost
     more than the rest of an event (issue 18). The row is the same as :func:`append` writes.
@@ -123,7 +130,7 @@ def write(
     }
     rows.refuse_nul({"reason": reason, **(payload or {})})
     values["hash"] = _digest(_canonical(values), prev_hash)
-    session.connection().execute(_INSERT, values)
+    connection.execute(_INSERT, values)
     return str(values["hash"])
 
 

@@ -142,7 +142,7 @@ def _insert_submission(session: Session, submission: Submission, actor: Actor) -
     # The row's chain head stays NULL (setting it would be a second UPDATE, moving the version):
     # the first event reads it from this row.
     history.write(
-        session,
+        session.connection(),
         reflection_id=reflection.id,
         seq=1,
         event=LifecycleEvent.SUBMIT,

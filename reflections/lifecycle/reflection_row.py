@@ -13,7 +13,7 @@ event's own transaction, as the separate read after the UPDATE did (issue 18).
 
 from typing import Any
 
-from sqlalchemy import bindparam, exists, inspect, update
+from sqlalchemy import Connection, bindparam, exists, inspect, update
 from sqlmodel import Session
 
 from reflections.errors import Conflict
@@ -34,10 +34,10 @@ _UPDATE = (
 )
 
 
-def write(session: Session, reflection: Reflection) -> bool:
-    """UPDATE the changed columns and move the version by one; a Conflict if someone else
-    moved it first (nothing of ours is written then: the caller rolls back). Returns whether
-    the reflection has followers."""
+def write(session: Session, connection: Connection, reflection: Reflection) -> bool:
+    """UPDATE the changed columns and move the version by one, through the session's
+    ``connection``; a Conflict if someone else moved it first (nothing of ours is written then:
+    the caller rolls back). Returns whether the reflection has followers."""
     state = inspect(reflection)
     assert state is not None
     loaded = reflection.version
@@ -49,7 +49,7 @@ def write(session: Session, reflection: Reflection) -> bool:
     }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
-    written = session.connection().execute(_UPDATE, parameters).first()
+    written = connection.execute(_UPDATE, parameters).first()
     if written is None:
         raise Conflict("the reflection was changed by someone else; reload and retry")
     # What the unit of work does after its own UPDATE: these values are the row's now, nothing

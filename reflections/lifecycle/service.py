@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
@@ -116,11 +117,21 @@ def _apply(
             f"not {expected_version}; reload and retry"
         )
     check_may_fire(session, actor, event, reflection, _target_unit(event, data))
+    # The event's reads and writes go through its transaction's connection, asked for once
+    # (asking the session each time cost more than some statements' own work; issue 18).
+    connection = session.connection()
     # The chain's head is kept on the row (the version check below makes it the head of the
     # history this event extends); NULL after a submission (its hash needs the row's id) and for
     # rows from before the column: then read with the references, in the same query.
+    kept_head = reflection.chain_hash
     head = check_references(
-        session, event, reflection, data, actor, chain_head=reflection.chain_hash is None
+        session,
+        connection,
+        event,
+        reflection,
+        data,
+        actor,
+        chain_head=kept_head is None,
     )
     data = with_duplicate_reason(session, event, reflection, data)
     if data.photos and event not in (LifecycleEvent.PROCESS, LifecycleEvent.ADD_INFO):
@@ -134,17 +145,17 @@ def _apply(
     event_data = {name: getattr(data, name) for name in _EVENT_FIELDS}
     after = fire(before, event, **event_data, now=now, max_reopens=get_settings().max_reopens)
     seq = reflection.version + 1
-    prev_hash = reflection.chain_hash or head
+    prev_hash = kept_head or head
     with session.no_autoflush:  # the ORM must not write the row: reflection_row.write does
         payload = _apply_effects(session, event, reflection, actor, data, now)
-        payload |= _update_step(session, event, reflection, actor, data, now)
+        payload |= _update_step(session, connection, event, reflection, actor, data, now)
         reflection.state = after.state
         reflection.assignment_stage = after.stage
         reflection.extension_pending = after.extension_pending
         reflection.reopen_count = after.reopen_count
         reflection.updated_at = now
         reflection.chain_hash = history.write(
-            session,
+            connection,
             reflection_id=reflection_id,
             seq=seq,
             event=event,
@@ -162,7 +173,7 @@ def _apply(
     # The one UPDATE, with the version check: a concurrent winner makes it a Conflict (or its
     # history row's unique seq made ours raise IntegrityError above); the rollback takes back
     # the history row too. It also says whether anyone follows the reflection.
-    followed = reflection_row.write(session, reflection)
+    followed = reflection_row.write(session, connection, reflection)
     purpose = "report" if event is LifecycleEvent.ADD_INFO else "result"  # the citizen's, later
     attachments.attach(session, reflection_id, photos, purpose=purpose)
     told = payload | {"reason": data.reason}  # messages may quote the reason, as history keeps it
@@ -276,6 +287,7 @@ _ENDS = {LifecycleEvent.PROCESS, LifecycleEvent.CONFIRM, LifecycleEvent.REJECT}
 
 def _update_step(
     session: Session,
+    connection: Connection,
     event: LifecycleEvent,
     reflection: Reflection,
     actor: Actor,
@@ -284,7 +296,7 @@ def _update_step(
 ) -> dict[str, Any]:
     """Deadlines and the sweep's marks; returns what the history row should add."""
     if event in _STARTS or event in _ENDS:  # the running step, if any, ends: record it first
-        step_records.record_ended_step(session, event, reflection, now)
+        step_records.record_ended_step(session, connection, event, reflection, now)
     if event in _STARTS:
         deadlines.start_step(session, reflection, _STARTS[event], now)
         return {"due_at": deadlines.due_of(reflection, _STARTS[event])}

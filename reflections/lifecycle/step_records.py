@@ -24,8 +24,10 @@ counts, and for whom:
 """
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import Connection, insert, inspect
+from sqlalchemy.orm import NO_VALUE
 from sqlmodel import Session
 
 from reflections.models import Reflection, StepRecord
@@ -37,10 +39,15 @@ _INSERT = insert(table_of(StepRecord))
 
 
 def record_ended_step(
-    session: Session, event: LifecycleEvent, reflection: Reflection, now: datetime
+    session: Session,
+    connection: Connection,
+    event: LifecycleEvent,
+    reflection: Reflection,
+    now: datetime,
 ) -> None:
-    """Record the running step, if one runs, as ended by ``event`` at ``now`` (one INSERT in
-    the event's transaction, without an ORM object: issue 18)."""
+    """Record the running step, if one runs, as ended by ``event`` at ``now`` (one INSERT
+    through the session's ``connection``, in the event's transaction, without an ORM object:
+    issue 18)."""
     step = deadlines.step_of(reflection)
     started = reflection.step_started_at
     if step is None or started is None:
@@ -48,7 +55,7 @@ def record_ended_step(
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    session.connection().execute(
+    connection.execute(
         _INSERT,
         {
             "reflection_id": reflection.id,
@@ -66,11 +73,11 @@ def record_ended_step(
 
 def _unit_before_event(reflection: Reflection) -> int | None:
     """The handling unit as loaded, before this event's effects (assign, reassign and return
-    change it before the step is recorded)."""
+    change it before the step is recorded): the ORM keeps the loaded value of a column set since
+    the last write (its attribute history answers the same from the same entry, at several
+    times the cost: issue 18)."""
     state = inspect(reflection)
     assert state is not None
-    history = state.attrs.handling_unit_id.history
-    if history.deleted:
-        before: int | None = history.deleted[0]
-        return before
-    return reflection.handling_unit_id
+    current = reflection.handling_unit_id
+    loaded = state.committed_state.get("handling_unit_id", current)
+    return current if loaded is NO_VALUE else cast(int | None, loaded)

@@ -261,13 +261,18 @@ def _citizen_recipients(
     submitted without contact (anonymous), or by a reporter who opted out, gets nothing.
     Followers (a merged duplicate's reporter: issue 16) hear of it the same way, once per
     address; a reflection just submitted has none yet, nor has one the caller knows unfollowed."""
-    connection = session.connection()
     following: Sequence[int] = (
         []
         if unfollowed
-        else connection.execute(_FOLLOWING, {"reflection_id": reflection.id}).scalars().all()
+        else session.connection()
+        .execute(_FOLLOWING, {"reflection_id": reflection.id})
+        .scalars()
+        .all()
     )
     ids = [reflection.reporter_id, *following] if reflection.reporter_id else list(following)
+    if not ids:  # anonymous and unfollowed: nothing to read (issue 18)
+        return []
+    connection = session.connection()
     found: dict[tuple[str, str], Recipient] = {}
     for reporter_id in ids:
         # A reporter written in this transaction (a submission) is not read back.

@@ -18,12 +18,14 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The instant in UTC. SQLite's DATETIME then writes its fields as text, without the
+        zone: the UTC wall time (the zone is not dropped here first: on Python 3.11 that
+        ``replace`` cost 2% of a lifecycle's instructions, issue 18)."""
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use reflections.platform.clock")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

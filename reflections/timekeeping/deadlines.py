@@ -83,12 +83,17 @@ def _set_due(reflection: Reflection, step: Step, due: datetime | None) -> None:
         reflection.process_due_at = due
 
 
+# Each step's deadline column: read alone (a column read on the model costs a Python call).
+_DUE_COLUMN = {
+    Step.CLASSIFY: "classify_due_at",
+    Step.ACCEPT: "accept_due_at",
+    Step.PROCESS: "process_due_at",
+}
+
+
 def due_of(reflection: Reflection, step: Step) -> datetime | None:
-    return {
-        Step.CLASSIFY: reflection.classify_due_at,
-        Step.ACCEPT: reflection.accept_due_at,
-        Step.PROCESS: reflection.process_due_at,
-    }[step]
+    due: datetime | None = getattr(reflection, _DUE_COLUMN[step])
+    return due
 
 
 def start_step(session: Session, reflection: Reflection, step: Step, now: datetime) -> None:
@@ -159,9 +164,10 @@ def escalation_at(session: Session, reflection: Reflection, level: int) -> datet
 
 
 def _after_share(session: Session, reflection: Reflection, share: float) -> datetime:
-    assert reflection.step_started_at is not None and reflection.step_allowance_minutes
-    minutes = math.ceil(reflection.step_allowance_minutes * share)
-    return step_calendar(session, reflection).add(reflection.step_started_at, minutes)
+    started, allowance = reflection.step_started_at, reflection.step_allowance_minutes
+    assert started is not None and allowance
+    cal = calendar(session, reflection.step_around_the_clock, started)  # as step_calendar
+    return cal.add(started, math.ceil(allowance * share))
 
 
 def next_mark(
