@@ -5,9 +5,10 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, event, exc, inspect
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, create_engine
@@ -143,12 +144,15 @@ def reset_engines() -> None:
     _engine.cache_clear()
 
 
-@lru_cache(maxsize=64)
-def _rendered(url: URL) -> str:
-    return url.render_as_string(hide_password=False)
+_RENDERED: WeakKeyDictionary[Engine, str] = WeakKeyDictionary()
 
 
 def database_key(session: OrmSession) -> str:
-    """Which database a session talks to, as a key for per-process caches (rendering the URL
-    on every event cost more than the cached lookup it keyed)."""
-    return _rendered(session.get_bind().engine.url)
+    """Which database a session talks to, as a key for per-process caches: the engine's URL,
+    rendered once per engine (a cache keyed by the URL itself hashed it by rendering it, on
+    every call: issue 18)."""
+    engine = session.get_bind().engine
+    key = _RENDERED.get(engine)
+    if key is None:
+        key = _RENDERED[engine] = engine.url.render_as_string(hide_password=False)
+    return key
