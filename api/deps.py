@@ -39,7 +39,6 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         finally:
             await run_in_threadpool(session.close)
         return
-    assert work.claim is None or work.session is not None, "the key is taken before routing"
     await work.wait_for_a_connection()
     session = work.open()
     try:

@@ -196,7 +196,11 @@ class UnitOfWork:
         try:
             answer = idempotency.lookup(session, self.claim)
             if answer is None:
-                self._take(session, self.claim)
+                try:
+                    self.record = idempotency.insert(session, self.claim)
+                except AlreadyAnswered:
+                    self.replayed = True
+                    raise
                 self.session = session
                 return None
         except BaseException:
@@ -208,17 +212,9 @@ class UnitOfWork:
 
     def open(self) -> RequestSession:
         if self.session is None:
+            assert self.claim is None, "a keyed request's session is opened by take_key"
             self.session = RequestSession(get_engine(), expire_on_commit=False)
-            if self.claim is not None:
-                self._take(self.session, self.claim)
         return self.session
-
-    def _take(self, session: RequestSession, claim: Claim) -> None:
-        try:
-            self.record = idempotency.insert(session, claim)
-        except AlreadyAnswered:
-            self.replayed = True
-            raise
 
     def has_to_write(self, answer: Answer) -> bool:
         """Whether :meth:`finish` commits anything (else it need not leave the event loop)."""
