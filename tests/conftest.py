@@ -8,7 +8,7 @@ import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import Engine
@@ -157,10 +157,29 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, hand the drills' figures to the controller, which prints them."""
+    from dataclasses import asdict
+
+    from tests.drills import RESULTS
+
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["drills"] = [asdict(outcome) for outcome in RESULTS]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """The controller gathers each worker's drills (xdist's hook; unused without xdist)."""
+    from tests.drills import RESULTS, Outcome
+
+    RESULTS.extend(Outcome(**fields) for fields in node.workeroutput.get("drills", []))
+
+
 def pytest_terminal_summary(terminalreporter: "pytest.TerminalReporter") -> None:
     """The fault drills' table (tests/test_fault_drills.py), when they ran."""
     from tests.drills import RESULTS, table
 
-    if RESULTS:
+    if RESULTS and not hasattr(terminalreporter.config, "workeroutput"):
         terminalreporter.section("fault drills")
         terminalreporter.write_line(table(RESULTS))
