@@ -9,7 +9,17 @@ from anyio import to_thread
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
-from api import faults, hygiene, idempotency, metrics, open311, problems, readiness, unit_of_work
+from api import (
+    faults,
+    hygiene,
+    idempotency,
+    metrics,
+    open311,
+    openapi_credentials,
+    problems,
+    readiness,
+    unit_of_work,
+)
 from api.boundary import RequestBoundary
 from api.limits import BodySizeLimit
 from api.problems import problem_responses
@@ -72,6 +82,7 @@ def create_api() -> FastAPI:
     hygiene.install()
     app.state.readiness = readiness.Readiness()
     problems.install(app)
+    openapi_credentials.install(app)
     for fault in faults.FAULTS:
         app.add_exception_handler(fault, faults.handle)
     app.add_exception_handler(idempotency.AlreadyAnswered, unit_of_work.answered_meanwhile)
