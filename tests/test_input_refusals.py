@@ -112,6 +112,12 @@ def test_nul_characters_are_refused_on_every_database(
     )
     assert searched.status_code == 422 and searched.json()["errors"][0]["field"] == "q"
     assert client.get("/results", params={"ward": "a\x00"}).status_code == 422
+    coordinator = as_user(client, "coordinator")
+    for query in ("q%00=x", "state=received&q=a%00b"):  # a name, a later value
+        refused = client.get(f"/api/v1/reflections?{query}", headers=coordinator)
+        assert refused.status_code == 422, query
+    path = client.get("/api/v1/reflections/RF%00X", headers=coordinator)
+    assert path.status_code == 422 and path.json()["errors"][0]["field"] == "path"
     assert _count(session) == before
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
