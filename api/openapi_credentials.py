@@ -59,28 +59,33 @@ def _document(operation: dict[str, Any], calls: set[Any]) -> None:
 
 
 def install(app: FastAPI) -> None:
-    """Wrap ``app.openapi`` so that the document, built once, names the credentials."""
+    """Wrap ``app.openapi``: each document FastAPI builds (again when routes were added) is
+    completed once."""
     build = app.openapi
+    completed: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
         document = build()
-        # Each route as FastAPI documents it: an included router's dependencies added.
-        for context in iter_route_contexts(app.routes):
-            route: Any = context
-            if not isinstance(context.original_route, APIRoute) or not route.include_in_schema:
-                continue
-            calls = set(_calls(route.dependant))
-            operations = document.get("paths", {}).get(route.path_format, {})
-            for method in route.methods:
-                if method.lower() in operations:
-                    _document(operations[method.lower()], calls)
-        schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes.setdefault(
-            SCHEME, jsonable_encoder(deps.oauth2.model, by_alias=True, exclude_none=True)
-        )
-        app.openapi_schema = document
+        if not any(document is done for done in completed):
+            _complete(app, document)
+            completed[:] = [document]
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _complete(app: FastAPI, document: dict[str, Any]) -> None:
+    # Each route as FastAPI documents it: an included router's dependencies added.
+    for context in iter_route_contexts(app.routes):
+        route: Any = context
+        if not isinstance(context.original_route, APIRoute) or not route.include_in_schema:
+            continue
+        calls = set(_calls(route.dependant))
+        operations = document.get("paths", {}).get(route.path_format, {})
+        for method in route.methods:
+            if method.lower() in operations:
+                _document(operations[method.lower()], calls)
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes.setdefault(
+        SCHEME, jsonable_encoder(deps.oauth2.model, by_alias=True, exclude_none=True)
+    )

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from tests.api_helpers import as_citizen, submit, token
 
-SCHEME = {"OAuth2PasswordBearer": []}
+SCHEME: dict[str, list[str]] = {"OAuth2PasswordBearer": []}
 
 
 @pytest.fixture(scope="module")
