@@ -39,10 +39,7 @@ def _canonical(values: Mapping[str, Any]) -> str:
     """The hashed fields as deterministic JSON: enums by value, the instant to the microsecond.
     The encoder asks :func:`_plain` only for what it cannot write itself (a StrEnum it writes
     as its value already), which is cheaper than asking for every field (issue 18)."""
-    content = {name: values.get(name) for name in _HASHED}
-    return json.dumps(
-        content, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain
-    )
+    return _ENCODER.encode({name: values.get(name) for name in _HASHED})
 
 
 def _plain(value: Any) -> Any:
@@ -51,6 +48,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return _instant(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+# json.dumps with these options builds a new encoder on every call; one is enough (issue 18).
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=_plain
+)
 
 
 def canonical_content(row: HistoryEvent) -> str:
