@@ -4,7 +4,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -157,6 +157,19 @@ def citizen_timeline(rows: Sequence[HistoryEvent]) -> list[HistoryEvent]:
 
 
 def _instant(value: datetime) -> str:
+    """``isoformat(timespec="microseconds")``; for a plain UTC instant (nearly all) written
+    field by field, the same text without ``isoformat``'s argument parsing and general
+    formatting (some 12,000 instructions a call on Python 3.11; issue 18)."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00" % (  # noqa: UP031 (cheaper here)
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+        )
     return value.isoformat(timespec="microseconds")
 
 
