@@ -133,7 +133,7 @@ def write(
     }
     rows.refuse_nul({"reason": reason, **(payload or {})})
     values["hash"] = _digest(_canonical(values), prev_hash)
-    connection.execute(_INSERT, values)
+    rows.execute(connection, _INSERT, values)
     return str(values["hash"])
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, exists, inspect, update
 from sqlmodel import Session
 
 from reflections.errors import Conflict
+from reflections.lifecycle import rows
 from reflections.models import Follower, Reflection
 from reflections.models.types import table_of
 
@@ -49,7 +50,7 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
-    written = connection.execute(_UPDATE, parameters).first()
+    written = rows.execute(connection, _UPDATE, parameters).first()
     if written is None:
         raise Conflict("the reflection was changed by someone else; reload and retry")
     # What the unit of work does after its own UPDATE: these values are the row's now, nothing

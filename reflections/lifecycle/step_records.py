@@ -30,6 +30,7 @@ from sqlalchemy import Connection, insert, inspect
 from sqlalchemy.orm import NO_VALUE
 from sqlmodel import Session
 
+from reflections.lifecycle import rows
 from reflections.models import Reflection, StepRecord
 from reflections.models.enums import LifecycleEvent
 from reflections.models.types import table_of
@@ -55,7 +56,8 @@ def record_ended_step(
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    connection.execute(
+    rows.execute(
+        connection,
         _INSERT,
         {
             "reflection_id": reflection.id,
