@@ -10,10 +10,6 @@ from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    Connection,
-    CursorResult,
-    Dialect,
-    Executable,
     Insert,
     Table,
     TextualSelect,
@@ -24,40 +20,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session, SQLModel
 
 from reflections.errors import InvalidInput
 from reflections.models.types import table_of
+from reflections.platform.db import execute as execute  # the hot paths' statements run by it
 
 NUL = "\x00"
 _Row = TypeVar("_Row", bound=SQLModel)
-
-
-# Each hot path's statement compiled once per dialect and set of parameter names (see execute).
-_COMPILED: dict[tuple[Executable, Dialect, tuple[str, ...]], Compiled] = {}
-_COMPILED_LIMIT = 1_000  # the reflection's UPDATE has a form per set of changed columns
-
-
-def execute(
-    connection: Connection, statement: Executable, parameters: Mapping[str, Any]
-) -> CursorResult[Any]:
-    """``connection.execute(statement, parameters)`` for a statement built once (a module's
-    constant) and one row of parameters, with its compiled form kept here: SQLAlchemy finds
-    it in its cache by a key describing the whole statement, hashed again on every call (some
-    tens of thousands of instructions for an event's wider statements; issue 18). Compiled
-    as SQLAlchemy compiles it for these parameters (their names, sorted, as the columns an
-    INSERT or UPDATE names); run through the same connection, so its events and logging see
-    the same statement."""
-    dialect = connection.dialect
-    key = (statement, dialect, tuple(parameters))
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        if len(_COMPILED) >= _COMPILED_LIMIT:
-            _COMPILED.clear()
-        compiled = statement.compile(dialect=dialect, column_keys=sorted(parameters))  # type: ignore[attr-defined]
-        _COMPILED[key] = compiled
-    return connection.execute(compiled, parameters)  # type: ignore[arg-type]
 
 
 def get(session: Session, model: type[_Row], row_id: int) -> _Row | None:
