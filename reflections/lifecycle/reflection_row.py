@@ -13,7 +13,8 @@ event's own transaction, as the separate read after the UPDATE did (issue 18).
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, inspect, update
+from sqlalchemy import Connection, bindparam, exists, update
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session
 
 from reflections.errors import Conflict
@@ -39,7 +40,7 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     """UPDATE the changed columns and move the version by one, through the session's
     ``connection``; a Conflict if someone else moved it first (nothing of ours is written then:
     the caller rolls back). Returns whether the reflection has followers."""
-    state = inspect(reflection)
+    state = instance_state(reflection)  # what inspect() finds, without its dispatch
     assert state is not None
     loaded = reflection.version
     # Set, and not to what it was (the service sets the position on every event).

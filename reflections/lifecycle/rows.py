@@ -79,6 +79,13 @@ def _insert_unless_taken(table: Table, column: str) -> TextualSelect:
     )
 
 
+@cache
+def _written_keys(table: Table) -> tuple[str, ...]:
+    """The columns an INSERT of a new object writes (all but its id), named once per table
+    (walking the table's column collection on every insert cost more than the lookups)."""
+    return tuple(column.key for column in table.c if column.key != "id")
+
+
 def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None = None) -> bool:
     """INSERT a new object's columns (its defaults included) with RETURNING its id, then make
     it a persistent object of the session, clean, as after a flush. With ``unless_taken`` (a
@@ -87,7 +94,8 @@ def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None =
     table = table_of(type(row))
     state = inspect(row)
     assert state is not None and state.transient, "a new object, not yet in a session"
-    values = {column.key: state.dict[column.key] for column in table.c if column.key != "id"}
+    held = state.dict
+    values = {key: held[key] for key in _written_keys(table)}
     refuse_nul(values)
     statement = (
         _insert_returning_id(table)
