@@ -52,7 +52,15 @@ def _key(position: Position, event: LifecycleEvent, data: dict[str, Any]) -> _Ke
         _view(position.confirm_due_at),
         _before(position.confirm_due_at, now),  # the confirmation window has closed
     )
-    rest = tuple(sorted((name, _view(v)) for name, v in data.items() if name not in _INSTANTS))
+    # Sorted by name (each name once, so the values are never compared); most values are None,
+    # which is their own view: no call for them (issue 18).
+    rest = tuple(
+        [
+            (name, None if v is None else _view(v))
+            for name, v in sorted(data.items())
+            if name not in _INSTANTS
+        ]
+    )
     return (_without_deadline(position), event, instants, rest)
 
 

@@ -1,7 +1,7 @@
 """The JSON a history row's hash covers is pinned (issue 18 changed how it is built): rows
 already written must verify as they did, so the same row gives the same text and hash."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -52,3 +52,22 @@ def test_what_json_cannot_write_is_still_refused() -> None:
     row.payload = {"photo": b"\xff"}
     with pytest.raises(TypeError, match="bytes is not JSON serializable"):
         history.canonical_content(row)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2026, 12, 7, 9, 30, 5, 123, tzinfo=UTC),
+        datetime(2026, 1, 1, tzinfo=UTC),  # no microseconds: still written, as zeros
+        datetime(7, 2, 3, 4, 5, 6, 7, tzinfo=UTC),
+        datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=7))),
+        datetime(2026, 6, 30, 23, 59, 59, 999999),  # naive (a payload's own value)
+    ],
+)
+def test_an_instant_is_written_as_isoformat_writes_it(instant: datetime) -> None:
+    """The hashed and stored text of an instant (UTC ones written field by field)."""
+    expected = instant.isoformat(timespec="microseconds")
+    assert history.json_safe({"at": instant}) == {"at": expected}
+    row = _row()
+    row.occurred_at = instant
+    assert f'"occurred_at":"{expected}"' in history.canonical_content(row)

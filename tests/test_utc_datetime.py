@@ -57,3 +57,32 @@ def test_a_naive_datetime_is_refused(session: Session) -> None:
     with pytest.raises(StatementError, match="naive datetimes are not stored"):
         session.flush()
     session.rollback()
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        _INSTANT,
+        datetime(2026, 1, 1, tzinfo=UTC),  # no microseconds: still written, as zeros
+        datetime(5, 3, 4, 5, 6, 7, 8, tzinfo=UTC),  # a year of one digit: four written
+        datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5))),
+    ],
+)
+def test_the_one_call_bind_on_sqlite_writes_what_the_composed_one_did(instant: datetime) -> None:
+    """UTCDateTime's own bind processor (one call, issue 18) against SQLAlchemy's composed
+    one (process_bind_param, then SQLite's DATETIME): the same text for every instant."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    from reflections.models.types import UTCDateTime
+
+    dialect = sqlite.dialect()
+    kind = UTCDateTime().dialect_impl(dialect)
+    assert isinstance(kind, UTCDateTime)
+    fused = kind.bind_processor(dialect)
+    composed = TypeDecorator[datetime].bind_processor(kind, dialect)
+    assert fused is not None and composed is not None
+    assert fused(instant) == composed(instant)
+    assert fused(None) is None
+    with pytest.raises(ValueError, match="naive datetimes are not stored"):
+        fused(instant.replace(tzinfo=None))

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from reflections.actors import Actor
 from reflections.errors import InvalidInput
-from reflections.lifecycle import history
+from reflections.lifecycle import history, rows
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -88,7 +88,7 @@ def _read(
         statement = _READS[parts] = sa_select(
             *[column for part in parts for column in _PARTS[part]]
         )
-    return connection.execute(statement, parameters).one()
+    return rows.execute(connection, statement, parameters).one()
 
 
 def _in_force(read: Row[Any], name: str, day: date) -> bool:

@@ -13,10 +13,12 @@ event's own transaction, as the separate read after the UPDATE did (issue 18).
 
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, inspect, update
+from sqlalchemy import Connection, bindparam, exists, update
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session
 
 from reflections.errors import Conflict
+from reflections.lifecycle import rows
 from reflections.models import Follower, Reflection
 from reflections.models.types import table_of
 
@@ -38,7 +40,7 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     """UPDATE the changed columns and move the version by one, through the session's
     ``connection``; a Conflict if someone else moved it first (nothing of ours is written then:
     the caller rolls back). Returns whether the reflection has followers."""
-    state = inspect(reflection)
+    state = instance_state(reflection)  # what inspect() finds, without its dispatch
     assert state is not None
     loaded = reflection.version
     # Set, and not to what it was (the service sets the position on every event).
@@ -49,7 +51,7 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
-    written = connection.execute(_UPDATE, parameters).first()
+    written = rows.execute(connection, _UPDATE, parameters).first()
     if written is None:
         raise Conflict("the reflection was changed by someone else; reload and retry")
     # What the unit of work does after its own UPDATE: these values are the row's now, nothing

@@ -7,16 +7,38 @@ the same rows with precompiled Core statements and leave the session as a flush 
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Insert, Table, TextualSelect, bindparam, insert, inspect, text
+from sqlalchemy import (
+    Insert,
+    Table,
+    TextualSelect,
+    bindparam,
+    insert,
+    inspect,
+    text,
+)
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, SQLModel
 
 from reflections.errors import InvalidInput
 from reflections.models.types import table_of
+from reflections.platform.db import execute as execute  # the hot paths' statements run by it
 
 NUL = "\x00"
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def get(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+    """``session.get(model, row_id)``, answered from the identity map without Session.get's
+    argument handling when the session holds the object and it is not expired (some 27,000
+    instructions a call, issue 18): what Session.get returns then too. Anything else (not
+    held, expired, a subclass's mapper) goes through Session.get."""
+    held = session.identity_map.get((model, (row_id,), None))
+    if held is not None and type(held) is model and not instance_state(held).expired:
+        return held
+    return session.get(model, row_id)
 
 
 def nul_refused(field: str) -> InvalidInput:
@@ -57,6 +79,13 @@ def _insert_unless_taken(table: Table, column: str) -> TextualSelect:
     )
 
 
+@cache
+def _written_keys(table: Table) -> tuple[str, ...]:
+    """The columns an INSERT of a new object writes (all but its id), named once per table
+    (walking the table's column collection on every insert cost more than the lookups)."""
+    return tuple(column.key for column in table.c if column.key != "id")
+
+
 def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None = None) -> bool:
     """INSERT a new object's columns (its defaults included) with RETURNING its id, then make
     it a persistent object of the session, clean, as after a flush. With ``unless_taken`` (a
@@ -65,14 +94,15 @@ def insert_object(session: Session, row: SQLModel, *, unless_taken: str | None =
     table = table_of(type(row))
     state = inspect(row)
     assert state is not None and state.transient, "a new object, not yet in a session"
-    values = {column.key: state.dict[column.key] for column in table.c if column.key != "id"}
+    held = state.dict
+    values = {key: held[key] for key in _written_keys(table)}
     refuse_nul(values)
     statement = (
         _insert_returning_id(table)
         if unless_taken is None
         else _insert_unless_taken(table, unless_taken)
     )
-    row_id = session.connection().execute(statement, values).scalar_one_or_none()
+    row_id = execute(session.connection(), statement, values).scalar_one_or_none()
     if row_id is None:
         return False
     row.id = row_id

@@ -16,7 +16,14 @@ from sqlmodel import Session
 
 from reflections.actors import Actor
 from reflections.errors import Conflict, EventNotAllowed, InvalidInput, NotFound
-from reflections.lifecycle import attachments, followers, history, reflection_row, step_records
+from reflections.lifecycle import (
+    attachments,
+    followers,
+    history,
+    reflection_row,
+    rows,
+    step_records,
+)
 from reflections.lifecycle.attachments import Photo
 from reflections.lifecycle.checks import (
     NOTIFY_COORDINATORS,
@@ -107,7 +114,7 @@ def _apply(
     data: EventInput,
     expected_version: int | None,
 ) -> Reflection:
-    reflection = session.get(Reflection, reflection_id)
+    reflection = rows.get(session, Reflection, reflection_id)
     if reflection is None:
         raise NotFound(f"reflection {reflection_id} does not exist")
     logs.note(tracking_code=reflection.tracking_code, actor_role=actor.role)

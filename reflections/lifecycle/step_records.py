@@ -26,10 +26,12 @@ counts, and for whom:
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, insert, inspect
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import NO_VALUE
+from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session
 
+from reflections.lifecycle import rows
 from reflections.models import Reflection, StepRecord
 from reflections.models.enums import LifecycleEvent
 from reflections.models.types import table_of
@@ -55,7 +57,8 @@ def record_ended_step(
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    connection.execute(
+    rows.execute(
+        connection,
         _INSERT,
         {
             "reflection_id": reflection.id,
@@ -76,7 +79,7 @@ def _unit_before_event(reflection: Reflection) -> int | None:
     change it before the step is recorded): the ORM keeps the loaded value of a column set since
     the last write (its attribute history answers the same from the same entry, at several
     times the cost: issue 18)."""
-    state = inspect(reflection)
+    state = instance_state(reflection)  # what inspect() finds, without its dispatch
     assert state is not None
     current = reflection.handling_unit_id
     loaded = state.committed_state.get("handling_unit_id", current)

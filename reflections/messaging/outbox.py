@@ -38,7 +38,7 @@ from reflections.models import (
 from reflections.models.enums import LifecycleEvent, LifecycleState, Priority, Role
 from reflections.models.reflection import short_title
 from reflections.models.types import table_of
-from reflections.platform.db import held
+from reflections.platform.db import execute, held
 from reflections.platform.settings import get_settings
 from reflections.timekeeping import deadlines
 
@@ -108,7 +108,7 @@ def enqueue_for_event(
     if not staff and (event is E.ESCALATE or staff_kind is MessageKind.EMERGENCY_RECEIVED):
         session.add(_unheard(reflection, event, now))  # for the admin digest
     if rows:  # one INSERT, not an ORM object per row: every change writes some (issue 18)
-        session.connection().execute(insert(_OUTBOX), rows)
+        session.connection().execute(_INSERT_OUTBOX, rows)
     return len(rows)
 
 
@@ -238,6 +238,9 @@ def message_values(
 
 
 _OUTBOX, _FOLLOWERS = table_of(OutboxMessage), table_of(Follower)
+# Built once: a statement reused is keyed for SQLAlchemy's cache once (built per call, it was
+# walked for its cache key every time; issue 18).
+_INSERT_OUTBOX = insert(_OUTBOX)
 _REPORTERS, _USERS, _MEMBERSHIPS = table_of(Reporter), table_of(User), table_of(Membership)
 # Columns, not entities: the citizen and staff reads of every change (issue 18).
 _FOLLOWING = (
@@ -264,8 +267,7 @@ def _citizen_recipients(
     following: Sequence[int] = (
         []
         if unfollowed
-        else session.connection()
-        .execute(_FOLLOWING, {"reflection_id": reflection.id})
+        else execute(session.connection(), _FOLLOWING, {"reflection_id": reflection.id})
         .scalars()
         .all()
     )
@@ -278,7 +280,7 @@ def _citizen_recipients(
         # A reporter written in this transaction (a submission) is not read back.
         reporter: Any = (
             held(session, Reporter, reporter_id)
-            or connection.execute(_REPORTER, {"reporter_id": reporter_id}).first()
+            or execute(connection, _REPORTER, {"reporter_id": reporter_id}).first()
         )
         if reporter is None or reporter.opted_out:
             continue
@@ -343,8 +345,10 @@ def _staff(
     """The recipients among active users of ``role``: all of them, or those with a membership
     in the handling unit or the administrative unit."""
     scope = "unit" if unit_id is not None else "area" if area_id is not None else "all"
-    rows = session.connection().execute(
-        _STAFF[scope], {"role": role, "scope": unit_id if unit_id is not None else area_id}
+    rows = execute(
+        session.connection(),
+        _STAFF[scope],
+        {"role": role, "scope": unit_id if unit_id is not None else area_id},
     )
     return [
         recipient

@@ -1,5 +1,6 @@
 """Column types shared by the tables."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, cast
@@ -9,6 +10,11 @@ from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+
+# The text SQLite's DATETIME writes by default (sqlalchemy.dialects.sqlite.DATETIME).
+_SQLITE_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -26,6 +32,43 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; use reflections.platform.clock")
         return value.astimezone(UTC)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """:meth:`process_bind_param` and the dialect's own processor as one call: on SQLite
+        the text its DATETIME writes (``YYYY-MM-DD HH:MM:SS.ffffff``, the UTC wall time), and
+        the instant bound last remembered with its text (an event binds its ``now`` several
+        times; the one held is kept alive, so no other object can have its identity). The
+        composed form SQLAlchemy builds made three Python calls and a dict per instant
+        bound, some 40 a lifecycle (issue 18). Anything other than an aware ``datetime``,
+        and other dialects' processors, go the composed way."""
+        composed = super().bind_processor(dialect)
+        assert composed is not None
+        impl = self.impl_instance
+        if dialect.name != "sqlite" or getattr(impl, "_storage_format", None) != _SQLITE_FORMAT:
+            return composed
+
+        last: list[tuple[object, str]] = [(object(), "")]  # the instant written last
+
+        def process(value: Any) -> Any:
+            held = last[0]
+            if value is held[0]:  # an event binds its ``now`` several times
+                return held[1]
+            if type(value) is not datetime or value.tzinfo is None:
+                return composed(value)  # None, a date, or refused as naive
+            at = value if value.tzinfo is UTC else value.astimezone(UTC)
+            written = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (cheaper here)
+                at.year,
+                at.month,
+                at.day,
+                at.hour,
+                at.minute,
+                at.second,
+                at.microsecond,
+            )
+            last[0] = (value, written)  # replaced whole: a thread reads one pair or the other
+            return written
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

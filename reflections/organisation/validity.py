@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 from reflections.errors import InvalidInput
 from reflections.models import AdministrativeUnit, HandlingUnit, Reflection
 from reflections.models.types import table_of
-from reflections.platform.db import held
+from reflections.platform.db import execute, held
 from reflections.platform.settings import get_settings
 
 Unit = AdministrativeUnit | HandlingUnit
@@ -88,7 +88,7 @@ _UNIT_SPAN = sa_select(_UNITS.c.valid_from, _UNITS.c.valid_to).where(
 
 
 def _in_force(session: Session, statement: Select[Any], unit_id: int, day: date) -> bool:
-    span = session.connection().execute(statement, {"unit_id": unit_id}).first()
+    span = execute(session.connection(), statement, {"unit_id": unit_id}).first()
     return span is not None and valid_on(span, day)
 
 

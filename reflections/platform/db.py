@@ -1,16 +1,17 @@
 """Engine and session factories. Nothing connects until a session is asked for."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, event, exc, inspect
+from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, event, exc, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session, create_engine
 
 from reflections.platform.settings import get_settings
@@ -114,6 +115,32 @@ def held(session: OrmSession, model: type[_Row], row_id: int | None) -> _Row | N
     row = session.identity_map.get(identity_key(model, row_id))
     state = inspect(row, raiseerr=False) if isinstance(row, model) else None
     return row if state is not None and not state.expired_attributes else None
+
+
+# Each hot path's statement compiled once per dialect and set of parameter names (see execute).
+_COMPILED: dict[tuple[Executable, Dialect, tuple[str, ...]], Compiled] = {}
+_COMPILED_LIMIT = 1_000  # the reflection's UPDATE has a form per set of changed columns
+
+
+def execute(
+    connection: Connection, statement: Executable, parameters: Mapping[str, Any]
+) -> CursorResult[Any]:
+    """``connection.execute(statement, parameters)`` for a statement built once (a module's
+    constant) and one row of parameters, with its compiled form kept here: SQLAlchemy finds
+    it in its cache by a key describing the whole statement, hashed again on every call (some
+    tens of thousands of instructions for an event's wider statements; issue 18). Compiled
+    as SQLAlchemy compiles it for these parameters (their names, sorted, as the columns an
+    INSERT or UPDATE names); run through the same connection, so its events and logging see
+    the same statement."""
+    dialect = connection.dialect
+    key = (statement, dialect, tuple(parameters))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        if len(_COMPILED) >= _COMPILED_LIMIT:
+            _COMPILED.clear()
+        compiled = statement.compile(dialect=dialect, column_keys=sorted(parameters))  # type: ignore[attr-defined]
+        _COMPILED[key] = compiled
+    return connection.execute(compiled, parameters)  # type: ignore[arg-type]
 
 
 def masked_url(url: str | None = None) -> str:
