@@ -3,7 +3,6 @@ change (history, dirty), pydantic counts the field as set, and a flush writes it
 to the very object it holds is left alone: the object stays clean and nothing is written."""
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, inspect
@@ -79,86 +78,3 @@ def test_an_equal_value_that_is_another_object_is_set_as_before(session: Session
     session.expire(reflection)
     assert reflection.rating_comment == "khác"
     session.rollback()  # written without a history row: not left for the audit of them all
-
-
-def _marks(reflection: Reflection) -> tuple[object, ...]:
-    """What the ORM and pydantic keep of the sets (the changed columns' values and history)."""
-    state = inspect(reflection)
-    assert state is not None
-    columns = sorted(state.committed_state)
-    return (
-        state.modified,
-        {key: state.committed_state[key] for key in columns},
-        {key: state.dict.get(key) for key in columns},
-        sorted(reflection.__pydantic_fields_set__),
-        {key: tuple(map(tuple, state.attrs[key].history)) for key in columns},
-    )
-
-
-def test_later_sets_of_a_change_leave_the_object_as_sqlalchemys_set_does(
-    session: Session,
-) -> None:
-    """After the first set marks the object, Reflection sets the next ones itself (issue 18):
-    the object's marks are those SQLAlchemy's own set leaves, on a twin set through it, both
-    in the session (a change) and new (a submission's construction)."""
-    from sqlalchemy.orm.attributes import set_attribute
-
-    now = clock.now()
-    changes = [
-        ("rating_comment", "một"),
-        ("step_reminded", True),
-        ("rating_comment", "hai"),  # a second set of the same column
-        ("next_sla_at", now),
-        ("escalation_level", 3),
-        ("rating", 4),
-    ]
-    ours, theirs = new_reflection(session), new_reflection(session)
-    for name, value in changes:
-        setattr(ours, name, value)
-        set_attribute(theirs, name, value)
-        theirs.__pydantic_fields_set__.add(name)
-    assert _marks(ours) == _marks(theirs)
-    assert ours in session.dirty and theirs in session.dirty
-    session.rollback()
-
-    fields: dict[str, Any] = {
-        "tracking_code": "T",
-        "secret_hash": "h",
-        "description": "d",
-        "submitted_via": SubmissionChannel.APP,
-        "state": LifecycleState.RECEIVED,
-        "created_at": now,
-        "updated_at": now,
-    }
-    new, twin = Reflection(**fields), Reflection(**fields)
-    for name, value in changes:
-        setattr(new, name, value)
-        set_attribute(twin, name, value)
-        twin.__pydantic_fields_set__.add(name)
-    assert _marks(new) == _marks(twin)
-
-
-def test_a_set_someone_listens_to_takes_sqlalchemys_path() -> None:
-    from sqlalchemy import event
-
-    heard: list[object] = []
-
-    def hear(_target: object, value: object, *_: object) -> None:
-        heard.append(value)
-
-    now = clock.now()
-    reflection = Reflection(
-        tracking_code="T",
-        secret_hash="h",
-        description="d",
-        submitted_via=SubmissionChannel.APP,
-        state=LifecycleState.RECEIVED,
-        created_at=now,
-        updated_at=now,
-    )
-    event.listen(Reflection.rating_comment, "set", hear)
-    try:
-        reflection.rating_comment = "nghe thấy"
-    finally:
-        event.remove(Reflection.rating_comment, "set", hear)
-    assert heard == ["nghe thấy"]

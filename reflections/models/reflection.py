@@ -4,8 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Index, Integer, Text, UniqueConstraint
-from sqlalchemy.event.attr import _EmptyListener as _NoListeners
-from sqlalchemy.orm import NO_VALUE
 from sqlalchemy.orm.attributes import set_attribute
 from sqlmodel import JSON, Field, SQLModel
 
@@ -127,17 +125,8 @@ class Reflection(SQLModel, table=True):
         marks, most of them unchanged: a quarter of the sets; the flush and the service's
         UPDATE write only changed values either way). Anything else: SQLModel."""
         if name in _COLUMNS:
-            held = self.__dict__
-            previous = held.get(name, _UNSET)
-            if previous is value:
+            if self.__dict__.get(name, _UNSET) is value:
                 return
-            state = held["_sa_instance_state"]
-            if state.modified and (state._strong_obj is not None or not state.session_id):
-                events = state.manager[name].impl.dispatch
-                if not events._active_history and type(events.set) is _NoListeners:
-                    _noted_set(state, held, name, previous, value)
-                    self.__pydantic_fields_set__.add(name)
-                    return
             set_attribute(self, name, value)
             self.__pydantic_fields_set__.add(name)
         else:
@@ -147,23 +136,6 @@ class Reflection(SQLModel, table=True):
 # The instrumented column attributes (each field's name is its column's).
 _COLUMNS = frozenset(Reflection.__table__.columns.keys())  # type: ignore[attr-defined]
 _UNSET = object()  # a column not loaded or never set: holds nothing yet
-
-
-def _noted_set(state: Any, held: dict[str, Any], name: str, previous: Any, value: Any) -> None:
-    """What SQLAlchemy's set of a scalar column does (``ScalarAttributeImpl.set`` and
-    ``InstanceState._modified_event``) once the object is already marked modified (and, in a
-    session, held strongly by it) and nobody listens to the column's sets: the loaded value
-    kept as the committed one if it is not yet, a last known value forgotten, the new value
-    stored. The first set of a change takes SQLAlchemy's own path, which marks the object;
-    the event's others (some seventy sets a lifecycle, forty of them at the submission's
-    construction) take this one, without four Python calls each (issue 18)."""
-    committed = state.committed_state
-    if name not in committed:
-        committed[name] = NO_VALUE if previous is _UNSET else previous
-    known = state._last_known_values
-    if known is not None and name in known:
-        known[name] = NO_VALUE
-    held[name] = value
 
 
 class Attachment(SQLModel, table=True):
