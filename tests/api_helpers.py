@@ -56,3 +56,19 @@ def submit(client: TestClient, **overrides: Any) -> dict[str, Any]:
     response = client.post("/api/v1/reflections", json=body)
     assert response.status_code == 201, response.text
     return dict(response.json())
+
+
+def every_item(client: TestClient, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a paged list, page after page: the session's database is shared, so a
+    reflection a test just made may sit past the first page of an oldest-first queue."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(100):
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = client.get(path, params=params, headers=headers)
+        assert page.status_code == 200, page.text
+        items.extend(page.json()["items"])
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError(f"{path}: more than 100 pages")

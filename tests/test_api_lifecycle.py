@@ -13,7 +13,7 @@ from reflections.lifecycle.service import apply_event
 from reflections.lifecycle.tracking import new_tracking_code
 from reflections.models import Reflection
 from reflections.models.enums import LifecycleEvent
-from tests.api_helpers import as_citizen, as_user, submit
+from tests.api_helpers import as_citizen, as_user, every_item, submit
 
 WARD = "46.W19768"  # Phường Phú Xuân
 WARD_COMMITTEE = "UBND.46.W19768"
@@ -37,8 +37,8 @@ def test_full_lifecycle_by_every_role(client: TestClient) -> None:
     handler = as_user(client, "handler.phuxuan")
     citizen = as_citizen(key)
 
-    queue = client.get("/api/v1/inbox/coordinator?limit=200", headers=coordinator).json()
-    assert code in [item["tracking_code"] for item in queue["items"]]
+    queue = every_item(client, "/api/v1/inbox/coordinator", coordinator)
+    assert code in [item["tracking_code"] for item in queue]
 
     seen = client.get(f"/api/v1/reflections/{code}", headers=coordinator).json()
     assert seen["allowed_events"] == ["classify", "reject", "note"]
@@ -54,8 +54,8 @@ def test_full_lifecycle_by_every_role(client: TestClient) -> None:
     assigned = act(client, code, "assign", coordinator, handling_unit=WARD_COMMITTEE)
     assert assigned["handling_unit"]["code"] == WARD_COMMITTEE
 
-    inbox = client.get("/api/v1/inbox/handler?limit=200", headers=handler).json()
-    mine = next(item for item in inbox["items"] if item["tracking_code"] == code)
+    inbox = every_item(client, "/api/v1/inbox/handler", handler)
+    mine = next(item for item in inbox if item["tracking_code"] == code)
     # No extension before the unit accepts: only the acceptance deadline runs then.
     assert mine["allowed_events"] == ["accept", "return", "note", "take"]
     act(client, code, "accept", handler)
@@ -134,8 +134,8 @@ def test_return_reassign_send_back_and_escalate(client: TestClient) -> None:
     supervisor = as_user(client, "supervisor.ioc")  # the province: every unit is under it
     escalated = act(client, code, "escalate", supervisor, reason="Quá hạn, nhiều phản ánh")
     assert escalated["escalation_level"] == 1
-    escalations = client.get("/api/v1/inbox/supervisor?limit=200", headers=supervisor).json()
-    assert code in [item["tracking_code"] for item in escalations["items"]]
+    escalations = every_item(client, "/api/v1/inbox/supervisor", supervisor)
+    assert code in [item["tracking_code"] for item in escalations]
 
     act(client, code, "process", hepco, result="Đã thu gom")
     sent_back = act(client, code, "send-back", coordinator, reason="Ảnh cho thấy còn rác")
@@ -176,11 +176,11 @@ def test_escalation_reaches_the_supervisors_of_the_level_above(
     assert reflection.id is not None
     apply_event(session, reflection.id, LifecycleEvent.ESCALATE, Actor.system())
     city = as_user(client, "supervisor.ioc")
-    inbox = client.get("/api/v1/inbox/supervisor?limit=200", headers=city).json()["items"]
+    inbox = every_item(client, "/api/v1/inbox/supervisor", city)
     mine = next(item for item in inbox if item["tracking_code"] == code)
     assert (mine["escalation_level"], mine["escalated_to"]["code"]) == (1, "46")
     ward = as_user(client, "supervisor.phuxuan")
-    ward_inbox = client.get("/api/v1/inbox/supervisor?limit=200", headers=ward).json()["items"]
+    ward_inbox = every_item(client, "/api/v1/inbox/supervisor", ward)
     assert code not in [item["tracking_code"] for item in ward_inbox]
     assert client.get(f"/api/v1/reflections/{code}", headers=ward).status_code == 404
 
