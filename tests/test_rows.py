@@ -1,7 +1,7 @@
-"""reflections.lifecycle.rows' shortcuts (issue 18). ``get`` answers as Session.get does, from
-the identity map when the session holds the object and it is not expired, through Session.get
-otherwise; ``execute`` sends the statement connection.execute would send, with the same
-parameters, seen by the engine's events, and answers the same."""
+"""The hot paths' shortcuts (issue 18). ``rows.get`` answers as Session.get does, from the
+identity map when the session holds the object and it is not expired, through Session.get
+otherwise; ``platform.db.execute`` sends the statement connection.execute would send, with
+the same parameters, seen by the engine's events, and answers the same."""
 
 from typing import Any
 
@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from reflections.lifecycle import checks, reflection_row, rows
 from reflections.models import Reflection
+from reflections.platform.db import execute
 from tests.lifecycle_helpers import new_reflection
 
 
@@ -67,7 +68,7 @@ def test_execute_sends_what_connection_execute_sends(engine: Engine, session: Se
     read = checks._read(connection, ("chain_head",), {"reflection_id": reflection.id})
     statement = checks._READS[("chain_head",)]
     parameters = {"reflection_id": reflection.id}
-    ours = _sent(engine, lambda: rows.execute(connection, statement, parameters).all())
+    ours = _sent(engine, lambda: execute(connection, statement, parameters).all())
     theirs = _sent(engine, lambda: connection.execute(statement, parameters).all())
     assert ours == theirs and len(ours[0]) == 1
     assert read is not None and ours[1] == [tuple(read)]
@@ -79,7 +80,7 @@ def test_execute_sends_what_connection_execute_sends(engine: Engine, session: Se
             "where_id": reflection.id,
             "where_version": reflection.version,
         }
-        ours_sent, _ = _sent(engine, lambda: rows.execute(connection, update, values))  # noqa: B023
+        ours_sent, _ = _sent(engine, lambda: execute(connection, update, values))  # noqa: B023
         theirs_sent, _ = _sent(engine, lambda: connection.execute(update, values))  # noqa: B023
         assert ours_sent == theirs_sent
     session.rollback()

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 
 from reflections.actors import Actor
 from reflections.errors import InvalidInput
-from reflections.lifecycle import history, rows
+from reflections.lifecycle import history
 from reflections.models import (
     AdministrativeUnit,
     Category,
@@ -26,6 +26,7 @@ from reflections.models import (
 from reflections.models.enums import LifecycleEvent, LifecycleState, Role
 from reflections.models.types import table_of
 from reflections.organisation import validity
+from reflections.platform.db import execute
 
 if TYPE_CHECKING:
     from reflections.lifecycle.service import EventInput
@@ -88,7 +89,7 @@ def _read(
         statement = _READS[parts] = sa_select(
             *[column for part in parts for column in _PARTS[part]]
         )
-    return rows.execute(connection, statement, parameters).one()
+    return execute(connection, statement, parameters).one()
 
 
 def _in_force(read: Row[Any], name: str, day: date) -> bool:

@@ -16,6 +16,7 @@ from reflections.lifecycle import rows
 from reflections.models import HistoryEvent
 from reflections.models.enums import AssignmentStage, LifecycleEvent, LifecycleState, Role
 from reflections.models.types import table_of
+from reflections.platform.db import execute
 from statemachines import Position, fire
 
 # The columns a row's hash covers, in the order of its JSON (sorted by name when hashed).
@@ -133,7 +134,7 @@ def write(
     }
     rows.refuse_nul({"reason": reason, **(payload or {})})
     values["hash"] = _digest(_canonical(values), prev_hash)
-    rows.execute(connection, _INSERT, values)
+    execute(connection, _INSERT, values)
     return str(values["hash"])
 
 

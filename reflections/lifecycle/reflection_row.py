@@ -18,9 +18,9 @@ from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session
 
 from reflections.errors import Conflict
-from reflections.lifecycle import rows
 from reflections.models import Follower, Reflection
 from reflections.models.types import table_of
+from reflections.platform.db import execute
 
 _TABLE, _FOLLOWERS = table_of(Reflection), table_of(Follower)
 # SET gets the columns named in the parameters: one compiled form per set of changed columns,
@@ -51,7 +51,7 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     }
     changes["version"] = loaded + 1
     parameters = changes | {"where_id": reflection.id, "where_version": loaded}
-    written = rows.execute(connection, _UPDATE, parameters).first()
+    written = execute(connection, _UPDATE, parameters).first()
     if written is None:
         raise Conflict("the reflection was changed by someone else; reload and retry")
     # What the unit of work does after its own UPDATE: these values are the row's now, nothing

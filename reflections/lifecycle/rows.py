@@ -9,22 +9,14 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    Insert,
-    Table,
-    TextualSelect,
-    bindparam,
-    insert,
-    inspect,
-    text,
-)
+from sqlalchemy import Insert, Table, TextualSelect, bindparam, insert, inspect, text
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session, SQLModel
 
 from reflections.errors import InvalidInput
 from reflections.models.types import table_of
-from reflections.platform.db import execute as execute  # the hot paths' statements run by it
+from reflections.platform.db import execute
 
 NUL = "\x00"
 _Row = TypeVar("_Row", bound=SQLModel)

@@ -31,10 +31,10 @@ from sqlalchemy.orm import NO_VALUE
 from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import Session
 
-from reflections.lifecycle import rows
 from reflections.models import Reflection, StepRecord
 from reflections.models.enums import LifecycleEvent
 from reflections.models.types import table_of
+from reflections.platform.db import execute
 from reflections.timekeeping import deadlines
 
 _INSERT = insert(table_of(StepRecord))
@@ -57,7 +57,7 @@ def record_ended_step(
     assert reflection.id is not None
     due = deadlines.due_of(reflection, step)
     spent = deadlines.working_time(session, reflection.step_around_the_clock, started, now)
-    rows.execute(
+    execute(
         connection,
         _INSERT,
         {
