@@ -4,6 +4,7 @@ from typing import Any
 
 import jwt
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlmodel import Session, select
 
 from reflections.models import User
@@ -58,17 +59,21 @@ def submit(client: TestClient, **overrides: Any) -> dict[str, Any]:
     return dict(response.json())
 
 
-def every_item(client: TestClient, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
-    """Every item of a paged list, page after page: the session's database is shared, so a
-    reflection a test just made may sit past the first page of an oldest-first queue."""
-    items: list[dict[str, Any]] = []
+def pages(client: TestClient, path: str, headers: dict[str, str]) -> list[Response]:
+    """Every page of a paged list, 200 items each: the session's database is shared, so a
+    reflection a test just made may sit past the first page of a queue."""
+    answers: list[Response] = []
     cursor: str | None = None
     for _ in range(100):
         params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
-        page = client.get(path, params=params, headers=headers)
-        assert page.status_code == 200, page.text
-        items.extend(page.json()["items"])
-        cursor = page.json()["next_cursor"]
+        answers.append(client.get(path, params=params, headers=headers))
+        assert answers[-1].status_code == 200, answers[-1].text
+        cursor = answers[-1].json()["next_cursor"]
         if cursor is None:
-            return items
+            return answers
     raise AssertionError(f"{path}: more than 100 pages")
+
+
+def every_item(client: TestClient, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a paged list (:func:`pages`)."""
+    return [item for page in pages(client, path, headers) for item in page.json()["items"]]
