@@ -14,7 +14,8 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
@@ -97,7 +98,7 @@ class CityCollector(Collector):
                 self._read_at = time.monotonic()
             return self._figures
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         figures = self.figures()
         yield GaugeMetricFamily(
             f"{PREFIX}_database_up",
@@ -191,10 +192,28 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
 
 
+class _WorkersCollector(MultiProcessCollector):
+    """The workers' files summed, but for a file a worker is still creating: prometheus-client
+    creates it before sizing it, and one read at 0 bytes fails the whole scrape (for good if
+    the worker was killed in that moment; prometheus/client_python#1199, open)."""
+
+    def collect(self) -> Iterable[Metric]:
+        folder = Path(self._path)
+        files = [str(file) for file in folder.glob("*.db") if _holds_anything(file)]
+        return self.merge(files, accumulate=True)  # type: ignore[no-any-return,no-untyped-call]
+
+
+def _holds_anything(file: Path) -> bool:
+    try:
+        return file.stat().st_size > 0
+    except FileNotFoundError:  # a dead worker's file removed meanwhile
+        return False
+
+
 def _registry() -> CollectorRegistry:
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         return REGISTRY
     combined = CollectorRegistry()
-    MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+    _WorkersCollector(combined)  # type: ignore[no-untyped-call]
     combined.register(CITY)
     return combined

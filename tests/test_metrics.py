@@ -164,6 +164,20 @@ def test_overdue_escalated_and_sweep_lag(session: Session, client: TestClient) -
     session.commit()
 
 
+def test_a_workers_file_still_being_created_leaves_the_scrape_whole(
+    client: TestClient, metrics_on: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus-client creates a worker's file before sizing it; a scrape in that moment (or
+    after the worker died in it) read 0 bytes and failed whole (client_python#1199)."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    (folder / "counter_4242.db").touch()  # created, not yet sized
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    response = client.get("/metrics", headers=BEARER)
+    assert response.status_code == 200, response.text
+    assert "reflections_open_reflections" in response.text  # the city families still there
+
+
 def test_several_workers_are_counted_together(database_url: str, tmp_path: Path) -> None:
     """uvicorn --workers 2 with PROMETHEUS_MULTIPROC_DIR: any worker's scrape sums both."""
     folder = tmp_path / "prometheus"
@@ -201,6 +215,9 @@ def per_worker(folder: Path, tmp_path: Path) -> list[float]:
     """Each worker's own count of /healthz, from its own counter file alone."""
     found = []
     for file in folder.glob("counter_*.db"):
+        if file.stat().st_size == 0:  # a worker creating it (then sizing it): nothing counted yet
+            found.append(0.0)
+            continue
         alone = tmp_path / f"alone-{file.stem}"
         alone.mkdir(exist_ok=True)
         shutil.copy(file, alone / file.name)
