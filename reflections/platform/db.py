@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, event, exc, inspect
+from sqlalchemy import Connection, CursorResult, Dialect, Engine, Executable, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm.util import identity_key
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.compiler import Compiled
 from sqlmodel import Session, create_engine
 
@@ -112,9 +112,12 @@ def held(session: OrmSession, model: type[_Row], row_id: int | None) -> _Row | N
     (after a commit) do not count: reading one would load it again."""
     if row_id is None:
         return None
-    row = session.identity_map.get(identity_key(model, row_id))
-    state = inspect(row, raiseerr=False) if isinstance(row, model) else None
-    return row if state is not None and not state.expired_attributes else None
+    # The key ``identity_key(model, row_id)`` builds for a table without mapped inheritance
+    # (all of ours), without its mapper lookups: an event asks this on its hot path (issue 18).
+    row = session.identity_map.get((model, (row_id,), None))
+    if type(row) is not model or instance_state(row).expired_attributes:
+        return None
+    return row
 
 
 # Each hot path's statement compiled once per dialect and set of parameter names (see execute).
