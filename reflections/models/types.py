@@ -17,6 +17,22 @@ _SQLITE_FORMAT = (
 )
 
 
+def utc_text(at: datetime, separator: str) -> str:
+    """``at``'s wall time as ``YYYY-MM-DD<separator>HH:MM:SS.ffffff``, field by field: the text
+    ``isoformat`` writes (without the zone) at a fraction of its cost, some 12,000 instructions
+    a call on Python 3.11 for its argument parsing and general formatting (issue 18)."""
+    return "%04d-%02d-%02d%s%02d:%02d:%02d.%06d" % (  # noqa: UP031 (cheaper here)
+        at.year,
+        at.month,
+        at.day,
+        separator,
+        at.hour,
+        at.minute,
+        at.second,
+        at.microsecond,
+    )
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every database (SQLite has no time zones)."""
 
@@ -56,15 +72,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             if type(value) is not datetime or value.tzinfo is None:
                 return composed(value)  # None, a date, or refused as naive
             at = value if value.tzinfo is UTC else value.astimezone(UTC)
-            written = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031 (cheaper here)
-                at.year,
-                at.month,
-                at.day,
-                at.hour,
-                at.minute,
-                at.second,
-                at.microsecond,
-            )
+            written = utc_text(at, " ")
             last[0] = (value, written)  # replaced whole: a thread reads one pair or the other
             return written
 
