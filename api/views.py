@@ -1,6 +1,7 @@
 """Turning stored reflections into what a caller may see."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any, TypeVar
@@ -59,6 +60,28 @@ _PHOTOS = (
 )
 
 
+@dataclass
+class Photos:
+    """A reflection's photos in the order they were attached (the citizen's and the unit's),
+    and the unit's photos of the result among them, apart (issue 16)."""
+
+    every: list[str] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)
+
+    def add(self, sha256: str, purpose: str) -> None:
+        self.every.append(sha256)
+        if purpose == "result":
+            self.results.append(sha256)
+
+
+def photos_by_reflection(rows: Iterable[tuple[int, str, str]]) -> dict[int, Photos]:
+    """(reflection id, sha256, purpose) rows, in the order attached, grouped by reflection."""
+    found: dict[int, Photos] = {}
+    for reflection_id, sha256, purpose in rows:
+        found.setdefault(reflection_id, Photos()).add(sha256, purpose)
+    return found
+
+
 def _unit(row: AdministrativeUnit | HandlingUnit | None) -> UnitRef | None:
     return UnitRef(code=row.code, name=row.name, name_en=row.name_en) if row else None
 
@@ -87,10 +110,11 @@ def reflection_views(
     session: Session,
     actor: Actor,
     reflections: Sequence[Reflection],
-    photos_known: dict[int, list[str]] | None = None,
+    photos_known: dict[int, Photos] | None = None,
 ) -> list[ReflectionView]:
     """Views for a page of reflections, with one query per related table. ``photos_known``:
-    the report photos of reflections just submitted (which have no others), not queried."""
+    photos the caller read already (a submission's, a read's in the reflection's statement),
+    not queried again."""
     areas = _by_id(
         session,
         AdministrativeUnit,
@@ -107,13 +131,11 @@ def reflection_views(
     staff = actor.role is not Role.CITIZEN
     assignees = _by_id(session, User, {r.assignee_id for r in reflections}) if staff else {}
     decided = public_feed.decisions(session, (r.id for r in reflections)) if staff else {}
-    photos: dict[int, list[str]] = dict(photos_known or {})
-    results: dict[int, list[str]] = {}  # the unit's photos of the result, apart (issue 16)
+    photos = dict(photos_known or {})
     ids = [r.id for r in reflections if r.id not in photos]
-    for reflection_id, sha, purpose in session.exec(_PHOTOS, params={"ids": ids}) if ids else ():
-        photos.setdefault(reflection_id, []).append(sha)
-        if purpose == "result":
-            results.setdefault(reflection_id, []).append(sha)
+    if ids:
+        photos.update(photos_by_reflection(session.exec(_PHOTOS, params={"ids": ids})))
+    none = Photos()
     views = []
     now = clock.now()
     for r in reflections:
@@ -153,8 +175,8 @@ def reflection_views(
             "rating_comment": r.rating_comment,
             "rejection_reason": r.rejection_reason,
             "reopen_count": r.reopen_count,
-            "photos": photos.get(r.id or 0, []),
-            "result_photos": results.get(r.id or 0, []),
+            "photos": photos.get(r.id or 0, none).every,
+            "result_photos": photos.get(r.id or 0, none).results,
             "version": r.version,
             "created_at": r.created_at,
             "updated_at": r.updated_at,
@@ -186,7 +208,7 @@ def reflection_view(
     session: Session,
     actor: Actor,
     reflection: Reflection,
-    photos_known: dict[int, list[str]] | None = None,
+    photos_known: dict[int, Photos] | None = None,
 ) -> ReflectionView:
     return reflection_views(session, actor, [reflection], photos_known)[0]
 

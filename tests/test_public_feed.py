@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from reflections.actors import Actor
@@ -21,6 +22,7 @@ from reflections.models.enums import LifecycleEvent, Priority, Role
 from reflections.platform import clock
 from reflections.platform.security import hash_secret
 from reflections.platform.settings import get_settings
+from tests.api_helpers import as_citizen
 from tests.images import stored_sha, unique_png
 
 E = LifecycleEvent
@@ -436,6 +438,36 @@ def test_result_photos_are_public_and_report_photos_are_not(
         client.get(f"{FEED}/{unpublished.code}/photos/{unpublished.report_photo}").status_code
         == 404
     )
+
+
+def test_a_citizens_read_lists_every_photo_in_order_with_one_statement(
+    client: TestClient, session: Session, place: Place
+) -> None:
+    """The reporter reads their processed reflection: their photo, then the unit's two, in the
+    order attached, and the unit's apart; the reflection and its photos come in one statement
+    (issue 18)."""
+    case = make_case(session, place, "processed", result_photos=2)
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", note)  # whichever engine the app holds
+    try:
+        read = client.get(f"/api/v1/reflections/{case.code}", headers=as_citizen(case.citizen_key))
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    assert read.status_code == 200, read.text
+    assert read.json()["photos"] == [case.report_photo, *case.result_photos]
+    assert read.json()["result_photos"] == case.result_photos
+    photo_reads = [s for s in sent if "attachments" in s]
+    assert len(photo_reads) == 1 and "FROM reflections" in photo_reads[0], sent
+    received = make_case(session, place, "received", result_photos=0)
+    fresh = client.get(
+        f"/api/v1/reflections/{received.code}", headers=as_citizen(received.citizen_key)
+    )
+    assert fresh.json()["photos"] == [received.report_photo]
+    assert fresh.json()["result_photos"] == []
 
 
 # --- Open311 ---------------------------------------------------------------------------------

@@ -12,7 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from api import abuse
 from api.deps import Caller, CallerDep, OptionalCallerDep, SessionDep, StaffActor
-from api.lookup import aware, open_reflection, photo_file, row_for_code
+from api.lookup import (
+    aware,
+    open_reflection,
+    open_reflection_with_photos,
+    photo_file,
+    row_for_code,
+)
 from api.pagination import CursorDep, LimitDep
 from api.problems import TOO_MANY, problem_responses
 from api.schemas import (
@@ -25,7 +31,7 @@ from api.schemas import (
     UnitRef,
 )
 from api.unit_of_work import begin_reading, end_reading, end_writing
-from api.views import reflection_page, reflection_view
+from api.views import Photos, reflection_page, reflection_view
 from reflections.actors import Actor
 from reflections.errors import Forbidden
 from reflections.lifecycle import history, queries
@@ -126,7 +132,7 @@ def submit_reflection(
         hotline_pin=issue_pin(session, reflection, clock.now()) if staff else None,
         # its photos are those just attached: the view need not query them
         reflection=reflection_view(
-            session, viewer, reflection, {reflection.id: list(submitted.photos)}
+            session, viewer, reflection, {reflection.id: Photos(list(submitted.photos))}
         ),
     )
 
@@ -203,8 +209,9 @@ async def submit_multipart(
 def read(session: SessionDep, caller: CallerDep, tracking_code: str) -> Response:
     """One reflection: state, deadlines, unit, and what the caller may do now."""
     begin_reading(session)
-    reflection, actor = open_reflection(session, caller, tracking_code)
-    view = reflection_view(session, actor, reflection)
+    reflection, actor, photos = open_reflection_with_photos(session, caller, tracking_code)
+    assert reflection.id is not None
+    view = reflection_view(session, actor, reflection, {reflection.id: photos})
     answer = json_answer(view, 200, {"ETag": f'"{reflection.version}"'})
     end_reading(session)
     return answer

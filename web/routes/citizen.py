@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Caller, SessionDep
-from api.lookup import open_reflection, photo_file
+from api.lookup import open_reflection, open_reflection_with_photos, photo_file
 from api.routes.reflections import key_was_issued, submit_reflection
 from api.schemas import ContactIn, SubmissionIn
 from api.views import reflection_view
@@ -221,7 +221,7 @@ def tracking_page(
     expired: int = 0,
 ) -> Response:
     try:
-        reflection, actor = open_reflection(session, caller, tracking_code)
+        reflection, actor, photos = open_reflection_with_photos(session, caller, tracking_code)
     except NotFound:
         again = "&expired=1" if expired else ""
         return RedirectResponse(f"/track?code={tracking_code}{again}", 303)
@@ -231,7 +231,7 @@ def tracking_page(
         (row.payload.get("duplicate_of") for row in rows if row.payload.get("duplicate_of")), None
     )
     context = {
-        "r": reflection_view(session, actor, reflection),
+        "r": reflection_view(session, actor, reflection, {reflection.id: photos}),
         "timeline": rows,
         "merged_into": merged_into,
         "secret": caller.citizen_key if new else None,
