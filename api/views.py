@@ -74,7 +74,7 @@ class Photos:
             self.results.append(sha256)
 
 
-def photos_by_reflection(rows: Iterable[tuple[int, str, str]]) -> dict[int, Photos]:
+def _photos_by_reflection(rows: Iterable[tuple[int, str, str]]) -> dict[int, Photos]:
     """(reflection id, sha256, purpose) rows, in the order attached, grouped by reflection."""
     found: dict[int, Photos] = {}
     for reflection_id, sha256, purpose in rows:
@@ -134,7 +134,7 @@ def reflection_views(
     photos = dict(photos_known or {})
     ids = [r.id for r in reflections if r.id not in photos]
     if ids:
-        photos.update(photos_by_reflection(session.exec(_PHOTOS, params={"ids": ids})))
+        photos.update(_photos_by_reflection(session.exec(_PHOTOS, params={"ids": ids})))
     none = Photos()
     views = []
     now = clock.now()
