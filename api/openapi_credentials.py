@@ -62,13 +62,14 @@ def install(app: FastAPI) -> None:
     """Wrap ``app.openapi``: each document FastAPI builds (again when routes were added) is
     completed once."""
     build = app.openapi
-    completed: list[dict[str, Any]] = []
+    completed: dict[str, Any] | None = None
 
     def openapi() -> dict[str, Any]:
+        nonlocal completed
         document = build()
-        if not any(document is done for done in completed):
+        if document is not completed:
             _complete(app, document)
-            completed[:] = [document]
+            completed = document
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import StatementError
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, col, select
 
 from reflections.models import Reflection
+from reflections.models.types import UTCDateTime
 from tests.lifecycle_helpers import new_reflection
 
 _HUE = timezone(timedelta(hours=7))
@@ -71,11 +74,6 @@ def test_a_naive_datetime_is_refused(session: Session) -> None:
 def test_the_one_call_bind_on_sqlite_writes_what_the_composed_one_did(instant: datetime) -> None:
     """UTCDateTime's own bind processor (one call, issue 18) against SQLAlchemy's composed
     one (process_bind_param, then SQLite's DATETIME): the same text for every instant."""
-    from sqlalchemy.dialects import sqlite
-    from sqlalchemy.types import TypeDecorator
-
-    from reflections.models.types import UTCDateTime
-
     dialect = sqlite.dialect()
     kind = UTCDateTime().dialect_impl(dialect)
     assert isinstance(kind, UTCDateTime)

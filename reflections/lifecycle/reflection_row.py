@@ -41,7 +41,6 @@ def write(session: Session, connection: Connection, reflection: Reflection) -> b
     ``connection``; a Conflict if someone else moved it first (nothing of ours is written then:
     the caller rolls back). Returns whether the reflection has followers."""
     state = instance_state(reflection)  # what inspect() finds, without its dispatch
-    assert state is not None
     loaded = reflection.version
     # Set, and not to what it was (the service sets the position on every event).
     changes: dict[str, Any] = {

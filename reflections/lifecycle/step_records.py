@@ -80,7 +80,6 @@ def _unit_before_event(reflection: Reflection) -> int | None:
     the last write (its attribute history answers the same from the same entry, at several
     times the cost: issue 18)."""
     state = instance_state(reflection)  # what inspect() finds, without its dispatch
-    assert state is not None
     current = reflection.handling_unit_id
     loaded = state.committed_state.get("handling_unit_id", current)
     return current if loaded is NO_VALUE else cast(int | None, loaded)
